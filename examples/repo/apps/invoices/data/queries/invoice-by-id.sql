@@ -1,0 +1,3 @@
+SELECT i.*
+FROM invoices i
+WHERE i.id = :invoice_id

@@ -1,0 +1,117 @@
+"""The commands of issue 2 onwards; each parses options, calls one use-case and prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from appsync.gitstore import open_repo
+from appsync.kinds import registry
+from appsync.usecases import export as export_uc
+from appsync.usecases import fmt as fmt_uc
+from appsync.usecases import init as init_uc
+from appsync.usecases.targets import open_target, resolve_target
+
+REPO_OPTION = click.option(
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The Git repository holding the canonical tree.",
+)
+
+
+@click.command("init")
+@click.argument("directory", type=click.Path(path_type=Path), default=Path("."))
+def init_command(directory: Path) -> None:
+    """Create a Git repository with an appsync.yaml in DIRECTORY."""
+    init_uc.init(directory)
+    click.echo(f"Initialised appsync repository in {directory}")
+
+
+@click.group("instance")
+def instance_group() -> None:
+    """Manage live instances of the reference platform schema."""
+
+
+@instance_group.command("init")
+@click.argument("url")
+@click.option("--example", is_flag=True, help="Seed the example invoices and contractors apps.")
+def instance_init(url: str, example: bool) -> None:
+    """Create the reference schema (and appsync's tables) in a new database at URL."""
+    from appsync.instance.admin import init_instance
+    from appsync.instance.connect import mask, parse_url
+
+    counts = init_instance(url, registry(), example=example)
+    click.echo(f"Initialised instance {mask(parse_url(url))}")
+    if counts:
+        summary = ", ".join(f"{n} {t}" for t, n in counts.items())
+        click.echo(f"Seeded example: {summary}")
+
+
+@click.command("export")
+@click.argument("target")
+@REPO_OPTION
+@click.option("--app", "apps", multiple=True, help="Only this app (name or folder slug).")
+@click.option("--components", help="Only these kinds, comma separated (e.g. query,page).")
+@click.option("-m", "--message", help="Commit message.")
+@click.option("--no-commit", is_flag=True, help="Write the tree but do not commit.")
+def export_command(
+    target: str,
+    repo_dir: Path,
+    apps: tuple[str, ...],
+    components: str | None,
+    message: str | None,
+    no_commit: bool,
+) -> None:
+    """Write TARGET's apps into the canonical tree and commit them."""
+    repo = open_repo(repo_dir)
+    resolved = resolve_target(target, repo.root)
+    kinds = [c.strip() for c in components.split(",") if c.strip()] if components else None
+    with open_target(resolved, read_only=True) as instance:
+        result = export_uc.export(
+            instance,
+            repo,
+            registry(),
+            apps=apps,
+            components=kinds,
+            message=message,
+            commit=not no_commit,
+        )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if not result.changed:
+        click.echo(f"No changes: {result.objects} objects already match {instance.name}.")
+        if result.commit is None and not no_commit:
+            click.echo("Nothing to commit.")
+        return
+    click.echo(
+        f"Exported {result.objects} objects from {instance.name}: "
+        f"{len(result.written)} files written, {len(result.removed)} removed."
+    )
+    if result.commit:
+        click.echo(f"Committed {result.commit[:12]}.")
+    elif no_commit:
+        click.echo("Not committed (--no-commit).")
+    else:
+        click.echo("Nothing to commit.")
+
+
+@click.command("fmt")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True, help="Only report files not in canonical form (exit 1).")
+def fmt_command(paths: tuple[Path, ...], check: bool) -> None:
+    """Put object files under PATHS (default: .) into canonical form."""
+    result = fmt_uc.fmt(registry(), paths or (Path("."),), check=check)
+    for path in result.changed:
+        click.echo(f"{'would reformat' if check else 'reformatted'} {path}")
+    if check and result.changed:
+        click.echo(f"{len(result.changed)} of {result.checked} files not canonical", err=True)
+        raise SystemExit(1)
+    if not result.changed:
+        click.echo(f"{result.checked} files already canonical")
+
+
+COMMANDS = [init_command, instance_group, export_command, fmt_command]

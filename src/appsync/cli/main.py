@@ -1,0 +1,61 @@
+"""Entry point: the click group, and the one place errors become exit codes (DESIGN 8)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from appsync import __version__
+from appsync.errors import AppsyncError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="appsync")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """appsync: low-code apps in Git. Export, plan, apply, roll back."""
+
+
+def _register() -> None:
+    from appsync.cli import commands
+
+    for command in commands.COMMANDS:
+        cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="appsync", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("appsync: aborted", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        # Usage errors are bad input: exit 1, since 2 means "the plan has changes".
+        click.echo(f"appsync: error: {exc.format_message()}", err=True)
+        sys.exit(1)
+    except AppsyncError as exc:
+        if debug:
+            raise
+        click.echo(f"appsync: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("appsync: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(
+            f"appsync: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(0)

@@ -1,0 +1,8 @@
+"""Git: the only package that imports pygit2. Open and create repositories, read a tree at a
+ref or in the work tree, and commit exactly what ``git add -A`` would."""
+
+from __future__ import annotations
+
+from appsync.gitstore.repo import GitRepo, init_repo, open_repo
+
+__all__ = ["GitRepo", "init_repo", "open_repo"]

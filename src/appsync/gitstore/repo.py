@@ -1,0 +1,150 @@
+"""A thin, typed wrapper over a pygit2 repository; pygit2 errors become :class:`RepoError`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pygit2
+from pygit2.enums import FileStatus, RepositoryOpenFlag
+
+from appsync.errors import RepoError
+
+DEFAULT_AUTHOR = ("appsync", "appsync@localhost")
+
+
+class GitRepo:
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self._repo = repo
+        workdir = repo.workdir
+        if workdir is None:
+            raise RepoError(f"{repo.path}: a bare repository has no work tree")
+        self.root = Path(workdir)
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def head_commit(self) -> str | None:
+        if self._repo.head_is_unborn:
+            return None
+        return str(self._repo.head.target)
+
+    @property
+    def head_ref(self) -> str | None:
+        try:
+            return str(self._repo.lookup_reference("HEAD").target)
+        except (KeyError, pygit2.GitError):
+            return None
+
+    def resolve(self, ref: str) -> str:
+        """The commit id a ref, tag, branch or commit prefix names."""
+        try:
+            obj = self._repo.revparse_single(ref)
+            commit = obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:
+            raise RepoError(f"{self.root}: unknown revision '{ref}'") from exc
+        return str(commit.id)
+
+    def files_at(self, commit_id: str, roots: Iterable[str]) -> dict[str, bytes]:
+        """Every blob under ``roots`` in a commit, read from the object store."""
+        commit = self._repo[commit_id].peel(pygit2.Commit)
+        files: dict[str, bytes] = {}
+        for root in roots:
+            try:
+                entry = commit.tree[root]
+            except KeyError:
+                continue
+            if entry.type_str == "tree":
+                self._walk(self._repo[entry.id].peel(pygit2.Tree), root, files)
+        return files
+
+    def _walk(self, tree: pygit2.Tree, prefix: str, out: dict[str, bytes]) -> None:
+        for entry in tree:
+            path = f"{prefix}/{entry.name}"
+            if entry.type_str == "tree":
+                self._walk(self._repo[entry.id].peel(pygit2.Tree), path, out)
+            elif entry.type_str == "blob":
+                out[path] = self._repo[entry.id].peel(pygit2.Blob).data
+
+    def work_tree_files(self, roots: Iterable[str]) -> dict[str, bytes]:
+        """Every file under ``roots`` in the work tree (ignoring what Git ignores)."""
+        files: dict[str, bytes] = {}
+        for root in roots:
+            base = self.root / root
+            if not base.is_dir():
+                continue
+            for path in _walk_files(base):
+                rel = path.relative_to(self.root).as_posix()
+                if not self._repo.path_is_ignored(rel):
+                    files[rel] = path.read_bytes()
+        return files
+
+    def is_dirty(self, roots: Iterable[str] | None = None) -> bool:
+        prefixes = tuple(f"{r}/" for r in roots) if roots is not None else None
+        for path, flags in self._repo.status().items():
+            if flags == FileStatus.IGNORED:
+                continue
+            if prefixes is None or path.startswith(prefixes):
+                return True
+        return False
+
+    # ------------------------------------------------------------------ writing
+
+    def signature(self) -> pygit2.Signature:
+        """The author from the repository's git config, else APPSYNC_AUTHOR_NAME/EMAIL,
+        else ``appsync <appsync@localhost>``."""
+        try:
+            return self._repo.default_signature
+        except (KeyError, pygit2.GitError):
+            name = os.environ.get("APPSYNC_AUTHOR_NAME") or DEFAULT_AUTHOR[0]
+            email = os.environ.get("APPSYNC_AUTHOR_EMAIL") or DEFAULT_AUTHOR[1]
+            return pygit2.Signature(name, email)
+
+    def commit_all(self, message: str) -> str | None:
+        """Stage the work tree as ``git add -A`` does and commit it on HEAD.
+
+        Returns the new commit id, or ``None`` when the tree equals HEAD's (no commit).
+        """
+        try:
+            index = self._repo.index
+            index.read()
+            for entry in list(index):
+                if not os.path.lexists(self.root / entry.path):
+                    index.remove(entry.path)
+            index.add_all()
+            index.write()
+            tree = index.write_tree()
+            parents = [] if self._repo.head_is_unborn else [self._repo.head.target]
+            if parents and self._repo[parents[0]].peel(pygit2.Commit).tree_id == tree:
+                return None
+            author = self.signature()
+            oid = self._repo.create_commit("HEAD", author, author, message, tree, parents)
+        except pygit2.GitError as exc:
+            raise RepoError(f"{self.root}: cannot commit: {exc}") from exc
+        return str(oid)
+
+
+def _walk_files(base: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def open_repo(path: Path) -> GitRepo:
+    if not path.is_dir():
+        raise RepoError(f"{path}: no such folder")
+    try:
+        repo = pygit2.Repository(str(path), RepositoryOpenFlag.NO_SEARCH)
+    except pygit2.GitError as exc:
+        raise RepoError(f"{path}: not a Git repository (run 'appsync init {path}')") from exc
+    return GitRepo(repo)
+
+
+def init_repo(path: Path, initial_branch: str = "main") -> GitRepo:
+    try:
+        repo = pygit2.init_repository(str(path), initial_head=initial_branch)
+    except pygit2.GitError as exc:
+        raise RepoError(f"{path}: cannot create a Git repository: {exc}") from exc
+    return GitRepo(repo)

@@ -1,0 +1,171 @@
+"""Opening a live instance: URL parsing, engines, and translation of driver errors."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
+from appsync.errors import InstanceError
+from appsync.instance.schema import OWN_TABLES
+from appsync.kinds import Registry
+
+
+def looks_like_url(text: str) -> bool:
+    return "://" in text
+
+
+def parse_url(text: str) -> URL:
+    try:
+        url = make_url(text)
+    except ArgumentError as exc:
+        raise InstanceError(f"'{text}' is not a database URL") from exc
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InstanceError(
+            f"unsupported database '{url.get_backend_name()}' in {mask(url)}: "
+            "use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
+        )
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def mask(url: URL) -> str:
+    """The URL as it may be printed: never with its password."""
+    return url.render_as_string(hide_password=True)
+
+
+def instance_name(url: URL) -> str:
+    """A short name for an instance given by URL: its database file's stem or database name."""
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite":
+        return Path(database).stem or "memory"
+    return database or (url.host or "postgresql")
+
+
+@dataclass
+class Instance:
+    """An open connection pool to one live instance."""
+
+    name: str
+    url: URL
+    engine: Engine
+
+    @property
+    def display(self) -> str:
+        return mask(self.url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Instance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def translate(display: str) -> Iterator[None]:
+    """Turn driver errors into one clear line naming the instance."""
+    try:
+        yield
+    except DBAPIError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise InstanceError(f"{display}: {first}") from exc
+    except SQLAlchemyError as exc:
+        raise InstanceError(f"{display}: {exc}") from exc
+
+
+def open_instance(
+    url_text: str,
+    *,
+    name: str | None = None,
+    read_only: bool = False,
+    create: bool = False,
+) -> Instance:
+    """Open a target. ``create`` lets SQLite make a new file (``instance init`` only);
+    ``read_only`` opens SQLite read-only and makes PostgreSQL transactions read-only."""
+    url = parse_url(url_text)
+    display = mask(url)
+    try:
+        if url.get_backend_name() == "sqlite":
+            engine = _sqlite_engine(url, display, read_only=read_only, create=create)
+        else:
+            engine = create_engine(url, pool_pre_ping=False)
+            if read_only:
+                event.listen(engine, "connect", _pg_read_only)
+    except NoSuchModuleError as exc:
+        raise InstanceError(f"{display}: no driver for this database") from exc
+    instance = Instance(name=name or instance_name(url), url=url, engine=engine)
+    try:
+        with translate(display), engine.connect():
+            pass
+    except InstanceError:
+        instance.close()
+        raise
+    return instance
+
+
+def _pg_read_only(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    cursor.close()
+    dbapi_connection.commit()  # type: ignore[attr-defined]
+
+
+def _sqlite_engine(url: URL, display: str, *, read_only: bool, create: bool) -> Engine:
+    database = url.database or ""
+    if not database or database == ":memory:":
+        raise InstanceError(f"{display}: an instance needs a database file")
+    path = Path(database)
+    if not create and not path.is_file():
+        raise InstanceError(f"{display}: no such database file '{database}'")
+    if create and not path.parent.is_dir():
+        raise InstanceError(f"{display}: folder '{path.parent}' does not exist")
+    mode = "ro" if read_only else ("rwc" if create else "rw")
+    uri = f"{path.resolve().as_uri()}?mode={mode}"
+
+    def connect() -> sqlite3.Connection:
+        connection = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+        connection.execute("PRAGMA foreign_keys=ON")
+        return connection
+
+    engine = create_engine("sqlite://", creator=connect)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: object) -> None:  # SQLite: take the write lock at BEGIN, not later
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "connect")
+    def _no_autobegin(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.isolation_level = None
+
+    return engine
+
+
+def table_names(instance: Instance) -> set[str]:
+    with translate(instance.display):
+        return set(inspect(instance.engine).get_table_names())
+
+
+def require_schema(instance: Instance, registry: Registry) -> None:
+    """Refuse a database that does not hold the reference schema."""
+    present = table_names(instance)
+    missing = sorted(({spec.table for spec in registry} | set(OWN_TABLES)) - present)
+    if missing:
+        raise InstanceError(
+            f"{instance.display} is not an appsync instance (missing tables: "
+            f"{', '.join(missing[:5])}{'...' if len(missing) > 5 else ''}); "
+            "run 'appsync instance init URL' first"
+        )

@@ -1,0 +1,60 @@
+"""The in-memory model shared by every stage: objects, their content, rev and history.
+
+An :class:`Obj` is the same thing whether it came from a live instance, a work tree, a Git
+commit or a package; the diff compares two of them without knowing where they came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: How many history entries an object file keeps (DESIGN section 3).
+HISTORY_LIMIT = 50
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    rev: str
+    at: str
+    origin: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"at": self.at, "origin": self.origin, "rev": self.rev}
+
+
+@dataclass(frozen=True, slots=True)
+class Obj:
+    """One object of one kind. ``content`` holds every non-secret field by name, with text
+    sidecars as ``str`` and binary sidecars as ``bytes``; ``rev`` is derived from it."""
+
+    kind: str
+    id: str
+    content: dict[str, Any]
+    rev: str
+    history: tuple[HistoryEntry, ...] = ()
+    name: str = ""
+    app_id: str | None = None
+    #: Where the object came from in a tree (``apps/x/ui/pages/home.json``), if it did.
+    path: str | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.id)
+
+    def label(self) -> str:
+        return f"{self.kind} {self.name or self.id}"
+
+
+def merge_history(
+    *sources: tuple[HistoryEntry, ...] | list[HistoryEntry],
+) -> tuple[HistoryEntry, ...]:
+    """Concatenate history sources in priority order, newest first, one entry per rev."""
+    seen: set[str] = set()
+    merged: list[HistoryEntry] = []
+    for source in sources:
+        for entry in source:
+            if entry.rev not in seen:
+                seen.add(entry.rev)
+                merged.append(entry)
+    return tuple(merged[:HISTORY_LIMIT])

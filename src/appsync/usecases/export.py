@@ -1,0 +1,227 @@
+"""Export: live instance -> model -> canonical tree -> Git commit. Read-only on the instance."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appsync.canonical.slugs import slugify
+from appsync.canonical.tree import (
+    APP_FILE,
+    APPS_ROOT,
+    kind_of_path,
+    managed_roots,
+    parse_object,
+    render,
+)
+from appsync.errors import TreeError, UsageError
+from appsync.gitstore import GitRepo
+from appsync.instance.connect import Instance
+from appsync.instance.reader import read_history, read_objects
+from appsync.kinds import KindSpec, Registry
+from appsync.model import HISTORY_LIMIT, HistoryEntry, Obj
+
+
+@dataclass
+class ExportResult:
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    objects: int = 0
+    commit: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.written or self.removed)
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def select_kinds(registry: Registry, components: Iterable[str] | None) -> list[KindSpec]:
+    if not components:
+        return list(registry)
+    wanted: list[KindSpec] = []
+    for name in components:
+        matches = [s for s in registry if name in (s.kind, s.table, s.folder.split("/")[-1])]
+        if not matches:
+            raise UsageError(f"unknown component '{name}' (kinds: {', '.join(registry.names)})")
+        wanted.extend(m for m in matches if m not in wanted)
+    return wanted
+
+
+def select_apps(registry: Registry, live: list[Obj], names: Iterable[str]) -> set[str]:
+    """App ids for ``--app`` values, each an app's name or its folder slug."""
+    apps = [o for o in live if o.kind == registry.app.kind]
+    chosen: set[str] = set()
+    for name in names:
+        found = [a.id for a in apps if name in (a.name, slugify(a.name, "app"))]
+        if not found:
+            known = ", ".join(sorted(a.name for a in apps)) or "none"
+            raise UsageError(f"no app '{name}' on the instance (apps: {known})")
+        chosen.update(found)
+    return chosen
+
+
+def build_history(
+    live: Obj,
+    existing: tuple[HistoryEntry, ...],
+    instance_entries: list[HistoryEntry],
+    origin: str,
+    at: str,
+) -> tuple[HistoryEntry, ...]:
+    """The live rev in front of what the repo already held, merged with the instance's own
+    entries; newest first, one entry per rev, bounded. Deterministic for the same inputs."""
+    if existing and existing[0].rev == live.rev:
+        head = existing[0]
+    else:
+        head = next(
+            (e for e in instance_entries if e.rev == live.rev),
+            HistoryEntry(rev=live.rev, at=at, origin=origin),
+        )
+    seen = {head.rev}
+    tail: list[HistoryEntry] = []
+    for entry in (*existing, *instance_entries):
+        if entry.rev not in seen:
+            seen.add(entry.rev)
+            tail.append(entry)
+    tail.sort(key=lambda e: e.at, reverse=True)
+    return (head, *tail)[:HISTORY_LIMIT]
+
+
+def export(
+    instance: Instance,
+    repo: GitRepo,
+    registry: Registry,
+    *,
+    apps: Iterable[str] = (),
+    components: Iterable[str] | None = None,
+    message: str | None = None,
+    commit: bool = True,
+) -> ExportResult:
+    kinds = select_kinds(registry, components)
+    kind_names = {s.kind for s in kinds} | {registry.app.kind}
+    live = read_objects(instance, registry, kind_names)
+    app_names = list(apps)
+    app_ids = select_apps(registry, live, app_names) if app_names else None
+    live = [o for o in live if _wanted(registry, o, app_ids)]
+
+    roots = managed_roots(registry)
+    before = repo.work_tree_files(roots)
+    existing = _existing_history(registry, before)
+    instance_history = read_history(instance, registry)
+    origin, at = f"instance:{instance.name}", now_utc()
+    placed = [
+        _with_history(o, existing.get(o.key, ()), instance_history.get(o.key, []), origin, at)
+        for o in live
+    ]
+    rendered = render(registry, placed)
+
+    result = ExportResult(objects=len(live) - len(rendered.skipped))
+    for obj in rendered.skipped:
+        result.warnings.append(f"{obj.label()} ({obj.id}) belongs to no app on the instance")
+    selected = {s.kind for s in kinds}
+    if app_ids is None:
+        owned = {p for p in before if _owned(registry, p, selected, None)}
+    else:
+        slugs = {rendered.paths[("app", i)].split("/")[1] for i in app_ids}
+        slugs |= {p.split("/")[1] for p, (k, i) in _app_files(registry, before) if i in app_ids}
+        owned = {p for p in before if _owned(registry, p, selected, slugs)}
+    files = {p: b for p, b in rendered.files.items() if _owned(registry, p, selected, None)}
+    _write(repo.root, before, owned, files, result)
+
+    if commit:
+        result.commit = repo.commit_all(message or f"Export from {instance.name}")
+    return result
+
+
+def _wanted(registry: Registry, obj: Obj, app_ids: set[str] | None) -> bool:
+    spec = registry.get(obj.kind)
+    return app_ids is None or spec.scope == "instance" or obj.app_id in app_ids
+
+
+def _with_history(
+    obj: Obj, existing: tuple[HistoryEntry, ...], entries: list[HistoryEntry], origin: str, at: str
+) -> Obj:
+    from dataclasses import replace
+
+    return replace(obj, history=build_history(obj, existing, entries, origin, at))
+
+
+def _existing_history(
+    registry: Registry, files: dict[str, bytes]
+) -> dict[tuple[str, str], tuple[HistoryEntry, ...]]:
+    """History per object of the files already in the work tree; unreadable files are
+    skipped (export rewrites them)."""
+    found: dict[tuple[str, str], tuple[HistoryEntry, ...]] = {}
+    for path in files:
+        spec = kind_of_path(registry, path)
+        if spec is None:
+            continue
+        try:
+            obj = parse_object(spec, path, files)
+        except TreeError:
+            continue
+        found[obj.key] = obj.history
+    return found
+
+
+def _app_files(registry: Registry, files: dict[str, bytes]) -> list[tuple[str, tuple[str, str]]]:
+    result = []
+    for path in files:
+        if kind_of_path(registry, path) is registry.app:
+            try:
+                obj = parse_object(registry.app, path, files)
+            except TreeError:
+                continue
+            result.append((path, obj.key))
+    return result
+
+
+def _owned(registry: Registry, path: str, kinds: set[str], app_slugs: set[str] | None) -> bool:
+    """Whether export manages ``path`` for these kinds and apps (``None``: every app)."""
+    parts = path.split("/")
+    folder = "/".join(parts[:-1])
+    for spec in registry:
+        if spec.kind not in kinds:
+            continue
+        if spec.scope == "instance" and folder == spec.folder:
+            return True
+        if parts[0] != APPS_ROOT or len(parts) < 3:
+            continue
+        if app_slugs is not None and parts[1] not in app_slugs:
+            continue
+        if spec.scope == "app_root" and len(parts) == 3 and parts[2] == APP_FILE:
+            return True
+        if spec.scope == "app" and "/".join(parts[2:-1]) == spec.folder:
+            return True
+    return False
+
+
+def _write(
+    root: Path,
+    before: dict[str, bytes],
+    owned: set[str],
+    files: dict[str, bytes],
+    result: ExportResult,
+) -> None:
+    for path in sorted(owned - set(files)):
+        (root / path).unlink()
+        result.removed.append(path)
+        _prune_empty(root, (root / path).parent)
+    for path, data in sorted(files.items()):
+        if before.get(path) == data:
+            continue
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        result.written.append(path)
+
+
+def _prune_empty(root: Path, folder: Path) -> None:
+    while folder != root and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent

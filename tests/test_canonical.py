@@ -1,0 +1,172 @@
+"""The canonical layer, pure: JSON bytes, slugs, revs, tree render and parse."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from appsync.canonical import canonical_json, make_obj, slugify
+from appsync.canonical.slugs import unique_slugs
+from appsync.canonical.tree import parse, render
+from appsync.errors import TreeError
+from appsync.kinds import Registry
+from appsync.model import HistoryEntry
+
+APP = "00000000-0000-4000-8000-000000000001"
+
+
+def test_canonical_json_bytes() -> None:
+    data = canonical_json({"b": [1, 2.5, "ü"], "a": {"z": None, "y": True}})
+    assert data == (
+        b'{\n  "a": {\n    "y": true,\n    "z": null\n  },\n'
+        b'  "b": [\n    1,\n    2.5,\n    "\xc3\xbc"\n  ]\n}\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Invoice List", "invoice-list"),
+        ("calculateVat", "calculate-vat"),
+        ("Rechnungsübersicht", "rechnungsubersicht"),
+        ("  --Hello__World!!  ", "hello-world"),
+        ("CON", "con-1"),
+        ("lpt1", "lpt1-1"),
+        ("Привет", "page"),
+        ("a.b.c", "a-b-c"),
+        ("x" * 100, "x" * 60),
+    ],
+)
+def test_slugify(name: str, slug: str) -> None:
+    assert slugify(name, "page") == slug
+
+
+def test_unique_slugs_are_case_insensitive_and_deterministic() -> None:
+    items = [("b-id", "Home"), ("a-id", "home"), ("c-id", "HOME!")]
+    slugs = unique_slugs(items, "page")
+    assert slugs["a-id"] == "home"
+    assert len({s.lower() for s in slugs.values()}) == 3
+    assert unique_slugs(list(reversed(items)), "page") == slugs
+
+
+def _query(reg: Registry, qid: str, name: str, sql: str) -> object:
+    return make_obj(
+        reg.get("query"),
+        {
+            "id": qid,
+            "app_id": APP,
+            "name": name,
+            "sql": sql,
+            "parameters": [],
+            "allowed_roles": ["r2", "r1"],
+        },
+        (HistoryEntry("sha256:x", "2026-01-01T00:00:00Z", "instance:dev"),),
+    )
+
+
+def _app(reg: Registry) -> object:
+    return make_obj(reg.get("app"), {"id": APP, "name": "Invoices"})
+
+
+def test_render_and_parse_round_trip(reg: Registry) -> None:
+    app = _app(reg)
+    query = _query(reg, "q1", "Open Invoices", "SELECT 1\nFROM x\n")
+    logo = make_obj(
+        reg.get("file"),
+        {
+            "id": "f1",
+            "app_id": APP,
+            "name": "Logo.PNG",
+            "mime_type": "image/png",
+            "content": b"\x89PNG\x00\xff",
+        },
+    )
+    data = make_obj(
+        reg.get("file"),
+        {
+            "id": "f2",
+            "app_id": APP,
+            "name": "data.json",
+            "mime_type": "application/json",
+            "content": b"{}",
+        },
+    )
+    tree = render(reg, [app, query, logo, data])
+    assert set(tree.files) == {
+        "apps/invoices/app.json",
+        "apps/invoices/data/queries/open-invoices.json",
+        "apps/invoices/data/queries/open-invoices.sql",
+        "apps/invoices/files/logo.json",
+        "apps/invoices/files/logo.png",
+        "apps/invoices/files/data.json",
+        "apps/invoices/files/data.data.json",
+    }
+    assert tree.files["apps/invoices/data/queries/open-invoices.sql"] == b"SELECT 1\nFROM x\n"
+    document = json.loads(tree.files["apps/invoices/data/queries/open-invoices.json"])
+    assert document["allowed_roles"] == ["r1", "r2"]
+    assert document["sql"] == {"sidecar": "open-invoices.sql"}
+    back = {o.key: o for o in parse(reg, tree.files)}
+    for obj in (app, query, logo, data):
+        assert back[obj.key].content == obj.content
+        assert back[obj.key].rev == obj.rev
+        assert back[obj.key].history == obj.history
+
+
+def test_rev_ignores_history_and_set_order(reg: Registry) -> None:
+    a = _query(reg, "q1", "Q", "SELECT 1")
+    b = make_obj(reg.get("query"), {**a.content, "allowed_roles": ["r1", "r2"]})
+    assert a.rev == b.rev
+    assert a.rev.startswith("sha256:") and len(a.rev) == 7 + 64
+    c = make_obj(reg.get("query"), {**a.content, "sql": "SELECT 2"})
+    assert c.rev != a.rev
+
+
+def test_parse_reports_every_problem_at_once(reg: Registry) -> None:
+    files = {
+        "apps/x/app.json": b'{"id": "A", "name": "x", "history": []}',
+        "apps/x/data/queries/a.json": b'{"id": "q", "app_id": "B", "sql": {"sidecar": "a.sql"}}',
+        "apps/x/ui/pages/b.json": b"{not json",
+        "admin/users/u.json": b'{"id": "u", "password_hash": "secret", "login": 3}',
+    }
+    with pytest.raises(TreeError) as info:
+        parse(reg, files)
+    problems = "\n".join(info.value.problems)
+    assert "apps/x/data/queries/a.json: sidecar apps/x/data/queries/a.sql" in problems
+    assert "apps/x/ui/pages/b.json:1:2: invalid JSON" in problems
+    assert "'password_hash' is a secret" in problems
+    assert "'login' must be string" in problems
+    assert len(info.value.problems) == 4
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=6),
+    params=_json,
+    sql=st.text(max_size=40),
+)
+def test_any_objects_round_trip(reg: Registry, names: list[str], params: object, sql: str) -> None:
+    app = _app(reg)
+    objs = [
+        make_obj(
+            reg.get("query"),
+            {"id": f"q{i}", "app_id": APP, "name": n, "sql": sql, "parameters": params},
+        )
+        for i, n in enumerate(names)
+    ]
+    tree = render(reg, [app, *objs])
+    assert len({p.lower() for p in tree.files}) == len(tree.files)
+    back = {o.key: o for o in parse(reg, tree.files)}
+    assert all(back[o.key].rev == o.rev for o in objs)
+    assert render(reg, list(back.values())).files == tree.files

@@ -7,6 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from appsync.canonical import jcs
 from tests.conftest import SHARED
@@ -48,3 +51,20 @@ def test_jcs_refuses_what_json_cannot_carry() -> None:
 
 def test_path_is_beside_the_project() -> None:
     assert Path(__file__).resolve().parents[1].name != "shared"
+
+
+_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_values)
+def test_fast_path_matches_the_reference_implementation(value: object) -> None:
+    assert jcs(value) == rfc8785.dumps(value)

@@ -46,15 +46,11 @@ class Obj:
         return f"{self.kind} {self.name or self.id}"
 
 
-def merge_history(
-    *sources: tuple[HistoryEntry, ...] | list[HistoryEntry],
-) -> tuple[HistoryEntry, ...]:
-    """Concatenate history sources in priority order, newest first, one entry per rev."""
-    seen: set[str] = set()
-    merged: list[HistoryEntry] = []
-    for source in sources:
-        for entry in source:
-            if entry.rev not in seen:
-                seen.add(entry.rev)
-                merged.append(entry)
-    return tuple(merged[:HISTORY_LIMIT])
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """What the target recorded when appsync last applied an object: the desired rev (S.d),
+    the rev that produced on the target (S.a), and where it came from."""
+
+    desired_rev: str
+    applied_rev: str
+    origin: str = ""

@@ -19,9 +19,9 @@ def cli(debug: bool) -> None:
 
 
 def _register() -> None:
-    from appsync.cli import commands
+    from appsync.cli import commands, sync_commands
 
-    for command in commands.COMMANDS:
+    for command in [*commands.COMMANDS, *sync_commands.COMMANDS]:
         cli.add_command(command)
 
 
@@ -45,7 +45,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except AppsyncError as exc:
         if debug:
             raise
-        click.echo(f"appsync: error: {exc}", err=True)
+        problems = getattr(exc, "problems", None) or [str(exc)]
+        for problem in problems:  # all problems at once, one line each
+            click.echo(f"appsync: error: {problem}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("appsync: interrupted", err=True)

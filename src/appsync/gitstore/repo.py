@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import pygit2
@@ -70,14 +70,17 @@ class GitRepo:
     def work_tree_files(self, roots: Iterable[str]) -> dict[str, bytes]:
         """Every file under ``roots`` in the work tree (ignoring what Git ignores)."""
         files: dict[str, bytes] = {}
+        top = str(self.root)
         for root in roots:
-            base = self.root / root
-            if not base.is_dir():
-                continue
-            for path in _walk_files(base):
-                rel = path.relative_to(self.root).as_posix()
-                if not self._repo.path_is_ignored(rel):
-                    files[rel] = path.read_bytes()
+            base = os.path.join(top, root)
+            for dirpath, dirnames, filenames in os.walk(base):
+                dirnames.sort()
+                rel_dir = os.path.relpath(dirpath, top).replace(os.sep, "/")
+                for name in sorted(filenames):
+                    rel = f"{rel_dir}/{name}"
+                    if not self._repo.path_is_ignored(rel):
+                        with open(os.path.join(dirpath, name), "rb") as handle:
+                            files[rel] = handle.read()
         return files
 
     def is_dirty(self, roots: Iterable[str] | None = None) -> bool:
@@ -123,13 +126,6 @@ class GitRepo:
         except pygit2.GitError as exc:
             raise RepoError(f"{self.root}: cannot commit: {exc}") from exc
         return str(oid)
-
-
-def _walk_files(base: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames.sort()
-        for name in sorted(filenames):
-            yield Path(dirpath) / name
 
 
 def open_repo(path: Path) -> GitRepo:

@@ -13,8 +13,9 @@ from sqlalchemy import Connection, select
 from appsync.canonical.revs import make_obj
 from appsync.instance.connect import Instance, require_schema, translate
 from appsync.instance.schema import HISTORY, build_metadata
+from appsync.instance.state import read_sync_state
 from appsync.kinds import KindSpec, Registry
-from appsync.model import HistoryEntry, Obj
+from appsync.model import HistoryEntry, Obj, SyncState
 
 
 def _row_content(spec: KindSpec, row: Any) -> dict[str, Any]:
@@ -63,3 +64,20 @@ def read_history(
                 HistoryEntry(rev=row.rev, at=row.timestamp, origin=row.origin)
             )
     return history
+
+
+def read_snapshot(
+    instance: Instance, registry: Registry
+) -> tuple[list[Obj], dict[tuple[str, str], SyncState]]:
+    """Every live object and the sync state, read in one transaction (a consistent view)."""
+    require_schema(instance, registry)
+    objs: list[Obj] = []
+    with (
+        translate(instance.display),
+        instance.engine.connect() as connection,
+        connection.begin(),
+    ):
+        for spec in registry:
+            objs.extend(read_kind(connection, registry, spec))
+        states = read_sync_state(connection, registry)
+    return objs, states

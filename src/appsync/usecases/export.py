@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from appsync.canonical.tree import (
     parse_object,
     render,
 )
+from appsync.clock import now_utc
 from appsync.errors import TreeError, UsageError
 from appsync.gitstore import GitRepo
 from appsync.instance.connect import Instance
@@ -35,10 +35,6 @@ class ExportResult:
     @property
     def changed(self) -> bool:
         return bool(self.written or self.removed)
-
-
-def now_utc() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def select_kinds(registry: Registry, components: Iterable[str] | None) -> list[KindSpec]:

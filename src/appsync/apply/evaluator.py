@@ -1,0 +1,239 @@
+"""Runs units of work against the instance: checks staleness, writes objects, records
+history and sync state. A dry run walks the same units in one transaction and rolls back."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from appsync.apply.stages import Step, Unit
+from appsync.clock import now_utc
+from appsync.errors import AppsyncError, StaleError
+from appsync.instance.connect import Instance, translate
+from appsync.instance.schema import HISTORY, SYNC_STATE
+from appsync.instance.state import forget_sync_state, write_history, write_sync_state
+from appsync.instance.writer import Writer, read_by_keys
+from appsync.kinds import Registry
+from appsync.plan.model import Change, to_jsonable
+
+Reporter = Callable[[str], None]
+
+
+@dataclass
+class ApplyReport:
+    committed: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    rows: Counter[str] = field(default_factory=Counter)
+    duration_ms: int = 0
+    dry_run: bool = False
+
+
+class ApplyFailed(AppsyncError):
+    """A unit failed and was rolled back; ``committed`` says which units went through."""
+
+    def __init__(self, message: str, report: ApplyReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Adopt:
+    """A conflict resolved as 'live': nothing is written, the sync state records that the
+    target's version is the agreed one for the repo's rev (reported ``ahead`` from then)."""
+
+    change: Change
+
+
+def check_stale(connection: Connection, registry: Registry, touched: Sequence[Change]) -> None:
+    """Refuse when any touched object's live rev is not the one the plan saw."""
+    now = read_by_keys(connection, registry, [c.key for c in touched])
+    stale = []
+    for change in touched:
+        live = now.get(change.key)
+        if (live.rev if live else None) != change.from_rev:
+            was = "absent" if change.from_rev is None else change.from_rev[:15]
+            is_ = "absent" if live is None else live.rev[:15]
+            stale.append(f"{change.label()} ({change.id}): was {was}, is {is_}")
+    if stale:
+        raise StaleError(f"the target changed since the plan was made: {'; '.join(stale)}", stale)
+
+
+def _run_unit(
+    connection: Connection,
+    registry: Registry,
+    unit: Unit,
+    *,
+    origin: str,
+    actor: str,
+    report: ApplyReport,
+) -> None:
+    writer = Writer(connection, registry)
+    for (kind, op), group in itertools.groupby(unit.steps, key=lambda s: (s.change.kind, s.op)):
+        steps = list(group)
+        spec = registry.get(kind)
+        if op == "create":
+            writer.create(spec, [s.content or {} for s in steps])
+        elif op == "update":
+            writer.update(spec, [s.content or {} for s in steps])
+        else:
+            writer.delete(spec, [s.change.id for s in steps])
+        report.counts[op] += len(steps)
+    _record(connection, registry, unit.steps, origin=origin, actor=actor, writer=writer)
+    report.rows.update(writer.rows)
+
+
+def _record(
+    connection: Connection,
+    registry: Registry,
+    steps: Sequence[Step],
+    *,
+    origin: str,
+    actor: str,
+    writer: Writer,
+) -> None:
+    at = now_utc()
+    written = [s for s in steps if s.op != "delete"]
+    produced = read_by_keys(connection, registry, [s.key for s in written])
+    history: list[dict[str, str | None]] = []
+    states: list[dict[str, str]] = []
+    for step in written:
+        live = produced[step.key]
+        history.append(
+            {
+                "kind": step.change.kind,
+                "id": step.change.id,
+                "rev": live.rev,
+                "timestamp": at,
+                "actor": actor,
+                "origin": origin,
+                "content": json.dumps(
+                    to_jsonable(live.content), sort_keys=True, ensure_ascii=False
+                ),
+            }
+        )
+        states.append(
+            {
+                "kind": step.change.kind,
+                "id": step.change.id,
+                "desired_rev": step.change.to_rev or live.rev,
+                "applied_rev": live.rev,
+                "origin": origin,
+                "applied_at": at,
+            }
+        )
+    deleted = [s for s in steps if s.op == "delete"]
+    history.extend(
+        {
+            "kind": s.change.kind,
+            "id": s.change.id,
+            "rev": "deleted",
+            "timestamp": at,
+            "actor": actor,
+            "origin": origin,
+            "content": None,
+        }
+        for s in deleted
+    )
+    forget_sync_state(connection, registry, [s.key for s in deleted])
+    write_sync_state(connection, registry, states)
+    write_history(connection, registry, history)
+    writer.count(SYNC_STATE, len(states) + len(deleted))
+    writer.count(HISTORY, len(history))
+
+
+def _adopt(
+    connection: Connection, registry: Registry, adopted: Sequence[Adopt], origin: str
+) -> int:
+    at = now_utc()
+    rows = [
+        {
+            "kind": a.change.kind,
+            "id": a.change.id,
+            "desired_rev": a.change.to_rev or "",
+            "applied_rev": a.change.from_rev or "",
+            "origin": origin,
+            "applied_at": at,
+        }
+        for a in adopted
+        if a.change.to_rev and a.change.from_rev
+    ]
+    write_sync_state(connection, registry, rows)
+    return len(rows)
+
+
+def evaluate(
+    instance: Instance,
+    registry: Registry,
+    units: Sequence[Unit],
+    *,
+    touched: Sequence[Change],
+    adopted: Sequence[Adopt] = (),
+    origin: str,
+    actor: str,
+    dry_run: bool = False,
+    report_progress: Reporter | None = None,
+) -> ApplyReport:
+    """Apply ``units`` in order. ``touched`` are the plan's changes whose live rev must still
+    be what the plan saw (checked inside the first transaction)."""
+    report = ApplyReport(dry_run=dry_run)
+    started = time.monotonic()
+    say = report_progress or (lambda _: None)
+    with translate(instance.display):
+        if dry_run:
+            with instance.engine.connect() as connection:
+                transaction = connection.begin()
+                try:
+                    check_stale(connection, registry, touched)
+                    for unit in units:
+                        _run_unit(
+                            connection, registry, unit, origin=origin, actor=actor, report=report
+                        )
+                        say(f"{unit.name}: {len(unit.steps)} changes (dry run)")
+                    report.rows[SYNC_STATE] += _adopt(connection, registry, adopted, origin)
+                finally:
+                    transaction.rollback()
+        else:
+            _evaluate(instance, registry, units, touched, adopted, origin, actor, report, say)
+    report.duration_ms = int((time.monotonic() - started) * 1000)
+    return report
+
+
+def _evaluate(
+    instance: Instance,
+    registry: Registry,
+    units: Sequence[Unit],
+    touched: Sequence[Change],
+    adopted: Sequence[Adopt],
+    origin: str,
+    actor: str,
+    report: ApplyReport,
+    say: Reporter,
+) -> None:
+    work: list[Unit | None] = list(units) or [None]
+    for index, unit in enumerate(work):
+        try:
+            with instance.engine.begin() as connection:
+                if index == 0:
+                    check_stale(connection, registry, touched)
+                    _adopt(connection, registry, adopted, origin)
+                if unit is not None:
+                    _run_unit(connection, registry, unit, origin=origin, actor=actor, report=report)
+        except StaleError:
+            raise
+        except Exception as exc:
+            name = unit.name if unit is not None else "records"
+            done = ", ".join(report.committed) or "none"
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ApplyFailed(
+                f"apply failed in unit '{name}' (rolled back): {detail}; committed units: {done}",
+                report,
+            ) from exc
+        if unit is not None:
+            report.committed.append(unit.name)
+            say(f"{unit.name}: {len(unit.steps)} changes applied")

@@ -1,0 +1,48 @@
+"""The terminal side of apply: showing plans, asking about conflicts, reporting progress."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from appsync.plan.model import Change, Plan
+from appsync.plan.render import render_text
+from appsync.usecases.apply import Resolution
+
+
+class Console:
+    """An :class:`~appsync.usecases.apply.Interaction` on stdin/stdout/stderr."""
+
+    def __init__(self, *, show: bool = True) -> None:
+        self._show = show
+
+    @property
+    def interactive(self) -> bool:
+        return sys.stdin.isatty()
+
+    @property
+    def color(self) -> bool:
+        return sys.stdout.isatty()
+
+    def show_plan(self, plan: Plan) -> None:
+        if self._show:
+            click.echo(render_text(plan, color=self.color), nl=False)
+
+    def resolve(self, change: Change) -> Resolution:
+        click.echo(f"\nConflict: {change.label()} ({change.path or change.id})")
+        click.echo(f"  {change.reason}")
+        for diff in change.fields:
+            click.echo(f"  {diff.path}: {diff.old!r} (target) -> {diff.new!r} (repo)")
+        answer = click.prompt(
+            "  Keep [r]epo, keep [l]ive, [s]kip, or [a]bort?",
+            type=click.Choice(["r", "l", "s", "a"]),
+            show_choices=False,
+        )
+        return {"r": "repo", "l": "live", "s": "skip", "a": "abort"}[answer]  # type: ignore[return-value]
+
+    def confirm(self, question: str) -> bool:
+        return click.confirm(question, default=False)
+
+    def progress(self, message: str) -> None:
+        click.echo(f"  {message}", err=True)

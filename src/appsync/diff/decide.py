@@ -1,0 +1,161 @@
+"""The decision table of DESIGN section 3, row by row. Pure: no I/O, no printing.
+
+D is the desired object, L the live one, S the target's sync state for it (S.d the desired
+rev last applied, S.a the rev that apply produced), H(D) the revs in D's history plus its
+own. The first row that matches decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from appsync.diff.fields import FieldChange, diff_fields
+from appsync.kinds import Registry
+from appsync.model import Obj, SyncState
+
+Action = Literal[
+    "create", "update", "delete", "conflict", "unchanged", "orphaned", "unmanaged", "ahead"
+]
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: str
+    id: str
+    action: Action
+    reason: str
+    desired: Obj | None = None
+    live: Obj | None = None
+    state: SyncState | None = None
+    fields: tuple[FieldChange, ...] = field(default=())
+    #: For a conflict: the rev both sides last agreed on, when known (S.d).
+    base_rev: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.id)
+
+    @property
+    def obj(self) -> Obj:
+        found = self.desired or self.live
+        assert found is not None
+        return found
+
+
+def decide(
+    d: Obj | None,
+    live: Obj | None,
+    s: SyncState | None,
+    *,
+    prune: bool = False,
+    taken: str | None = None,
+) -> Decision:
+    """One object's row of the table. ``taken`` names the conflict key another live object
+    already holds, for an object the target does not have yet."""
+    obj = d or live
+    assert obj is not None
+    kind, oid = obj.kind, obj.id
+
+    def make(action: Action, reason: str, base: str | None = None) -> Decision:
+        fields: tuple[FieldChange, ...] = ()
+        if d is not None and live is not None and action != "unchanged":
+            fields = tuple(diff_fields(live.content, d.content))
+        return Decision(kind, oid, action, reason, d, live, s, fields, base)
+
+    if d is None and live is None:
+        raise AssertionError("nothing to decide")
+    if live is None:
+        assert d is not None
+        if taken:
+            return make("conflict", f"{taken} on the target")
+        return make("create", "not on the target")
+    if d is None:
+        if s is not None:
+            if prune:
+                return make("delete", "deleted in Git (--prune)")
+            return make("orphaned", "deleted in Git; kept without --prune")
+        return make("unmanaged", "made on the target, never applied by appsync")
+
+    history = {h.rev for h in d.history} | {d.rev}
+    if live.rev == d.rev:
+        return make("unchanged", "identical")
+    if s is not None and live.rev == s.applied_rev and d.rev == s.desired_rev:
+        if s.applied_rev != s.desired_rev:
+            return make("ahead", "the target holds a merge Git lacks; capture it with export")
+        return make("unchanged", "in sync")
+    if s is not None and live.rev == s.applied_rev == s.desired_rev:
+        return make("update", "the target did not change since it was last synced")
+    if live.rev in history:
+        return make("update", "the repo descends from the target's revision")
+    if s is not None and live.rev == s.applied_rev:
+        return make(
+            "conflict", "the target holds a merge Git lacks and the repo changed", s.desired_rev
+        )
+    if s is not None and d.rev == s.desired_rev:
+        return make("ahead", "changed on the target since the last sync; Git did not change")
+    if s is not None:
+        return make(
+            "conflict", "changed on the target since the last sync and in the repo", s.desired_rev
+        )
+    return make("conflict", "unrelated history under the same id")
+
+
+def decide_all(
+    registry: Registry,
+    desired: Iterable[Obj],
+    live: Iterable[Obj],
+    states: Mapping[tuple[str, str], SyncState],
+    *,
+    prune: bool = False,
+) -> list[Decision]:
+    """A decision for every object on either side, in apply order (kind, then id)."""
+    want = {o.key: o for o in desired}
+    have = {o.key: o for o in live}
+    holders = _conflict_key_holders(registry, have.values())
+    decisions: list[Decision] = []
+    for key in sorted(set(want) | set(have), key=lambda k: (_kind_rank(registry, k[0]), k[1])):
+        d, lv = want.get(key), have.get(key)
+        taken = _taken(registry, d, holders, want) if d is not None and lv is None else None
+        decisions.append(decide(d, lv, states.get(key), prune=prune, taken=taken))
+    return decisions
+
+
+def _kind_rank(registry: Registry, kind: str) -> int:
+    return registry.names.index(kind) if kind in registry else len(registry)
+
+
+def _conflict_key_holders(
+    registry: Registry, live: Iterable[Obj]
+) -> dict[tuple[str, str, object], str]:
+    holders: dict[tuple[str, str, object], str] = {}
+    for obj in live:
+        for key in registry.get(obj.kind).conflict_keys:
+            value = obj.content.get(key)
+            if value is not None:
+                holders[(obj.kind, key, _fold(value))] = obj.id
+    return holders
+
+
+def _fold(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _taken(
+    registry: Registry,
+    d: Obj,
+    holders: Mapping[tuple[str, str, object], str],
+    want: Mapping[tuple[str, str], Obj],
+) -> str | None:
+    for key in registry.get(d.kind).conflict_keys:
+        value = d.content.get(key)
+        holder = holders.get((d.kind, key, _fold(value))) if value is not None else None
+        if holder is None or holder == d.id:
+            continue
+        # The holder gives the value up in the desired state: no conflict.
+        moved = want.get((d.kind, holder))
+        if moved is not None and _fold(moved.content.get(key)) != _fold(value):
+            continue
+        return f"{d.kind} {key} '{value}' is taken by {holder}"
+    return None

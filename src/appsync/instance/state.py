@@ -1,0 +1,92 @@
+"""appsync's own records on the instance: sync state, history and the audit log.
+
+Reads are bulk; writes take an open connection so that they share the apply's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, tuple_
+
+from appsync.instance.connect import Instance, require_schema, translate
+from appsync.instance.schema import AUDIT, HISTORY, SYNC_STATE, build_metadata
+from appsync.kinds import Registry
+from appsync.model import SyncState
+
+CHUNK = 500
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def read_sync_state(connection: Connection, registry: Registry) -> dict[tuple[str, str], SyncState]:
+    table = build_metadata(registry).tables[SYNC_STATE]
+    return {
+        (row.kind, row.id): SyncState(row.desired_rev, row.applied_rev, row.origin)
+        for row in connection.execute(select(table))
+    }
+
+
+def write_sync_state(
+    connection: Connection, registry: Registry, rows: list[dict[str, str]]
+) -> None:
+    """Upsert sync state rows (kind, id, desired_rev, applied_rev, origin, applied_at)."""
+    if not rows:
+        return
+    table = build_metadata(registry).tables[SYNC_STATE]
+    forget_sync_state(connection, registry, [(r["kind"], r["id"]) for r in rows])
+    connection.execute(insert(table), rows)
+
+
+def forget_sync_state(
+    connection: Connection, registry: Registry, keys: Sequence[tuple[str, str]]
+) -> None:
+    table = build_metadata(registry).tables[SYNC_STATE]
+    for part in chunks(list(keys)):
+        connection.execute(delete(table).where(tuple_(table.c.kind, table.c.id).in_(part)))
+
+
+def write_history(connection: Connection, registry: Registry, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        connection.execute(insert(build_metadata(registry).tables[HISTORY]), rows)
+
+
+def write_audit(connection: Connection, registry: Registry, row: dict[str, Any]) -> None:
+    connection.execute(insert(build_metadata(registry).tables[AUDIT]), [row])
+
+
+def read_audit(
+    instance: Instance, registry: Registry, limit: int | None = None
+) -> list[dict[str, Any]]:
+    require_schema(instance, registry)
+    table = build_metadata(registry).tables[AUDIT]
+    query = select(table).order_by(table.c.seq.desc())
+    if limit:
+        query = query.limit(limit)
+    with translate(instance.display), instance.engine.connect() as connection:
+        rows = [dict(row._mapping) for row in connection.execute(query)]
+    for row in rows:
+        if isinstance(row.get("counts"), str):
+            row["counts"] = json.loads(row["counts"])
+    return rows
+
+
+def read_object_history(
+    instance: Instance, registry: Registry, object_id: str
+) -> list[dict[str, Any]]:
+    require_schema(instance, registry)
+    table = build_metadata(registry).tables[HISTORY]
+    query = (
+        select(
+            table.c.kind, table.c.id, table.c.rev, table.c.timestamp, table.c.actor, table.c.origin
+        )
+        .where(table.c.id == object_id)
+        .order_by(table.c.seq.desc())
+    )
+    with translate(instance.display), instance.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]

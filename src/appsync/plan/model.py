@@ -1,0 +1,146 @@
+"""The plan as data (format_version 1, DESIGN section 4), with JSON in and out."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from appsync.errors import AppsyncError
+
+FORMAT_VERSION = 1
+Risk = Literal["none", "low", "medium", "high", "critical"]
+RISKS: tuple[str, ...] = ("none", "low", "medium", "high", "critical")
+ACTIONS: tuple[str, ...] = (
+    "create",
+    "update",
+    "delete",
+    "conflict",
+    "unchanged",
+    "orphaned",
+    "unmanaged",
+    "ahead",
+)
+#: Actions that write to the target when applied.
+WRITES = ("create", "update", "delete")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FieldDiff(_Frozen):
+    path: str
+    old: Any = None
+    new: Any = None
+    #: For a merge: which side the value comes from ("repo", "live" or "both").
+    side: str | None = None
+
+
+class Change(_Frozen):
+    app: str | None
+    kind: str
+    id: str
+    name: str
+    path: str | None
+    previous_path: str | None = None
+    action: str
+    from_rev: str | None = None
+    to_rev: str | None = None
+    base_rev: str | None = None
+    fields: tuple[FieldDiff, ...] = ()
+    reason: str = ""
+    risk: Risk = "low"
+    #: The desired content to write (JSON-safe: bytes as {"$base64": ...}).
+    desired: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.id)
+
+    def label(self) -> str:
+        return f"{self.kind} {self.name or self.id}"
+
+
+class Source(_Frozen):
+    commit: str | None = None
+    ref: str | None = None
+    dirty: bool = False
+    origin: str = ""
+
+
+class TargetInfo(_Frozen):
+    name: str
+    url: str = ""
+    fingerprint: str = ""
+
+
+class Plan(_Frozen):
+    format_version: int = FORMAT_VERSION
+    created_at: str = ""
+    source: Source
+    target: TargetInfo
+    summary: dict[str, int]
+    risk: Risk
+    changes: tuple[Change, ...] = ()
+    warnings: tuple[str, ...] = ()
+    prune: bool = False
+    #: Live objects per app name ("" for instance-wide ones), for the mass-delete guard.
+    live_counts: dict[str, int] = {}
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action in (*WRITES, "conflict") for c in self.changes)
+
+    @property
+    def conflicts(self) -> list[Change]:
+        return [c for c in self.changes if c.action == "conflict"]
+
+    def to_json(self) -> str:
+        return (
+            json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=False, ensure_ascii=False)
+            + "\n"
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Plan:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise AppsyncError(f"{path}: cannot read the plan: {exc.strerror}") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise AppsyncError(f"{path}: not a plan file (invalid JSON)") from exc
+        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+            raise AppsyncError(f"{path}: not a plan of format_version {FORMAT_VERSION}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise AppsyncError(f"{path}: invalid plan at {where}: {first['msg']}") from exc
+
+
+def to_jsonable(content: dict[str, Any]) -> dict[str, Any]:
+    """Content as JSON: binary values as ``{"$base64": ...}``."""
+    return {
+        k: {"$base64": base64.b64encode(v).decode()} if isinstance(v, bytes) else v
+        for k, v in content.items()
+    }
+
+
+def from_jsonable(content: dict[str, Any], binary_fields: Iterable[str]) -> dict[str, Any]:
+    """The inverse of :func:`to_jsonable` for the named binary fields."""
+    result = dict(content)
+    for name in binary_fields:
+        value = result.get(name)
+        if isinstance(value, dict) and isinstance(value.get("$base64"), str):
+            result[name] = base64.b64decode(value["$base64"])
+    return result
+
+
+def empty_summary() -> dict[str, int]:
+    return dict.fromkeys(ACTIONS, 0)

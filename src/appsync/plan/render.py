@@ -1,0 +1,462 @@
+"""Plan stage, last step: a frozen :class:`Plan` rendered for people (text), for a pull request
+comment (markdown, bounded in size) and for machines (JSON). Pure: no I/O, no printing.
+
+Inside each app, changes are listed by what needs attention first: conflicts, deletes,
+updates, creates, then what apply leaves alone (ahead, orphaned, unmanaged).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from appsync.errors import UsageError
+from appsync.plan.model import ACTIONS, WRITES, Change, FieldDiff, Plan, Source
+
+FORMATS: tuple[str, ...] = ("text", "markdown", "json")
+SYMBOLS: dict[str, str] = {
+    "create": "+",
+    "update": "~",
+    "delete": "-",
+    "conflict": "!",
+    "ahead": ">",
+    "orphaned": "?",
+    "unmanaged": ".",
+}
+#: Display order inside an app: what needs attention first, what apply leaves alone last.
+ORDER: tuple[str, ...] = (
+    "conflict",
+    "delete",
+    "update",
+    "create",
+    "ahead",
+    "orphaned",
+    "unmanaged",
+)
+NOT_WRITTEN: tuple[str, ...] = ("ahead", "orphaned", "unmanaged")
+WITH_REASON: tuple[str, ...] = ("conflict", *NOT_WRITTEN)
+WITH_FIELDS: tuple[str, ...] = ("update", "conflict", "ahead")
+_SUMMARY_ORDER: tuple[str, ...] = ("create", "update", "delete", "conflict", *NOT_WRITTEN)
+INSTANCE_WIDE = "instance-wide (admin)"
+MAX_VALUE = 200
+MARKDOWN_LIMIT = 60000
+MD_MAX_FIELDS = 50
+MD_MAX_DIFF_LINES = 60
+MD_MAX_WARNINGS = 20
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_ANSI = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "bold": "1"}
+_SYMBOL_COLORS = {"+": "green", "~": "yellow", "-": "red", "!": "red", ">": "cyan"}
+_MD_ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>|`*_[]\\#~"}
+
+
+def render(plan: Plan, fmt: str, *, color: bool = False) -> str:
+    """The plan in one of :data:`FORMATS`."""
+    if fmt == "text":
+        return render_text(plan, color=color)
+    if fmt == "markdown":
+        return render_markdown(plan)
+    if fmt == "json":
+        return render_json(plan)
+    raise UsageError(f"unknown plan format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def render_json(plan: Plan) -> str:
+    return plan.to_json()
+
+
+# ------------------------------------------------------------------------------ shared
+
+
+def _safe(text: str) -> str:
+    """Text with control characters (newlines, escape codes) shown escaped; tabs kept."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def _clip(text: str, limit: int = MAX_VALUE) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _value(value: Any) -> str:
+    """A field value as compact, clipped JSON on one line."""
+    return _clip(_json(value))
+
+
+def _quote(text: str) -> str:
+    return _clip(_json(text))
+
+
+def _diff_lines(field: FieldDiff) -> list[str]:
+    """A unified diff of a multi-line string value (hunks only), or [] for other values."""
+    if not any(isinstance(v, str) and "\n" in v for v in (field.old, field.new)):
+        return []
+    diff = list(difflib.unified_diff(_lines_of(field.old), _lines_of(field.new), lineterm="", n=3))
+    return [_clip(_safe(line)) for line in diff[2:]]  # [2:] drops the ---/+++ file headers
+
+
+def _lines_of(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return value.splitlines() if isinstance(value, str) else [_json(value)]
+
+
+def _rank(change: Change) -> int:
+    return ORDER.index(change.action) if change.action in ORDER else len(ORDER)
+
+
+def _groups(plan: Plan) -> list[tuple[str | None, list[Change]]]:
+    """Changes per app, instance-wide objects first, then apps by name."""
+    by_app: dict[str | None, list[Change]] = {}
+    for change in plan.changes:
+        if change.action != "unchanged":
+            by_app.setdefault(change.app, []).append(change)
+    apps = sorted(by_app, key=lambda a: (a is not None, (a or "").casefold(), a or ""))
+    return [(app, sorted(by_app[app], key=_rank)) for app in apps]
+
+
+def _counts(plan: Plan) -> dict[str, int]:
+    seen = Counter(c.action for c in plan.changes)
+    return {action: plan.summary.get(action, seen[action]) for action in ACTIONS}
+
+
+def _conflicts(n: int) -> str:
+    return f"{n} conflict" if n == 1 else f"{n} conflicts"
+
+
+def summary_line(plan: Plan) -> str:
+    """``Plan: 2 to create, … Risk: high.`` or ``No changes. …`` for a plan without writes."""
+    n = _counts(plan)
+    rest = (
+        f"{n['unchanged']} unchanged, {n['ahead']} ahead, {n['orphaned']} orphaned, "
+        f"{n['unmanaged']} unmanaged."
+    )
+    risk = f"Risk: {plan.risk}."
+    if plan.has_changes or any(n[a] for a in (*WRITES, "conflict")):
+        return (
+            f"Plan: {n['create']} to create, {n['update']} to update, {n['delete']} to delete, "
+            f"{_conflicts(n['conflict'])}. {rest} {risk}"
+        )
+    if any(n[a] for a in NOT_WRITTEN):
+        return f"No changes to apply. {rest} {risk}"
+    return f"No changes. The target matches the repo. {n['unchanged']} unchanged. {risk}"
+
+
+def _group_phrase(changes: Iterable[Change]) -> str:
+    """``2 to create, 1 conflict, 1 ahead``: the non-zero counts of one group."""
+    seen = Counter(c.action for c in changes)
+    return ", ".join(
+        _count_words(a, seen[a])
+        for a in (*_SUMMARY_ORDER, *sorted(set(seen) - set(ORDER)))
+        if seen[a]
+    )
+
+
+def _count_words(action: str, n: int) -> str:
+    if action in WRITES:
+        return f"{n} to {action}"
+    return _conflicts(n) if action == "conflict" else f"{n} {action}"
+
+
+def _source_text(source: Source) -> str:
+    commit = source.commit[:8] if source.commit else ""
+    ref = _safe(source.ref) if source.ref else ""
+    base = f"{ref} @ {commit}" if ref and commit else ref or commit or _safe(source.origin)
+    if not base:
+        return "the dirty work tree" if source.dirty else "the work tree"
+    return base + (" (dirty work tree)" if source.dirty else "")
+
+
+def _where(change: Change, fmt: Callable[[str], str], arrow: str) -> str:
+    """The object's path, or ``previous -> path`` for a move."""
+    if change.path is None:
+        return ""
+    path = fmt(_clip(change.path, 300))
+    if change.previous_path and change.previous_path != change.path:
+        return f"{fmt(_clip(change.previous_path, 300))} {arrow} {path}"
+    return path
+
+
+def _note_label(change: Change) -> str | None:
+    """``conflict`` / ``ahead, not written``: what a line says about an unusual action."""
+    if change.action == "conflict":
+        return "conflict"
+    if change.action in NOT_WRITTEN:
+        return f"{change.action}, not written"
+    return None if change.action in SYMBOLS else change.action
+
+
+# -------------------------------------------------------------------------------- text
+
+
+def _paint(text: str, name: str | None, color: bool) -> str:
+    if not color or name is None:
+        return text
+    return f"\x1b[{_ANSI[name]}m{text}\x1b[0m"
+
+
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    """Terraform-like text: header, legend, changes per app with field diffs, summary."""
+    header = f"appsync plan for target {_quote(plan.target.name)} from {_source_text(plan.source)}"
+    out = [_paint(header, "bold", color)]
+    groups = _groups(plan)
+    present = {c.action for _, changes in groups for c in changes}
+    legend = [f"{s} {a}" for a, s in SYMBOLS.items() if a in present]
+    if legend:
+        out.append("Symbols: " + ", ".join(legend) + ".")
+    for app, changes in groups:
+        title = INSTANCE_WIDE if app is None else f"app {_quote(app)}"
+        out += ["", _paint(f"{title}:", "bold", color)]
+        for change in changes:
+            out.extend(_text_change(change, color))
+    if plan.warnings:
+        out.append("")
+        out += [f"{_paint('warning:', 'yellow', color)} {_safe(w)}" for w in plan.warnings]
+    out += ["", _paint(summary_line(plan), "bold", color)]
+    return "\n".join(out) + "\n"
+
+
+def _text_change(change: Change, color: bool) -> list[str]:
+    symbol = SYMBOLS.get(change.action, "*")
+    line = f"  {_paint(symbol, _SYMBOL_COLORS.get(symbol), color)} {_safe(change.kind)} "
+    line += _quote(change.name or change.id)
+    where = _where(change, _safe, "->")
+    if where:
+        line += f" {where}"
+    label = _note_label(change)
+    if label is not None:
+        reason = _clip(_safe(change.reason))
+        line += f" ({label}: {reason})" if reason else f" ({label})"
+    lines = [line]
+    if change.action in WITH_FIELDS:
+        for field in change.fields:
+            lines.extend(_text_field(field, color))
+    return lines
+
+
+def _text_field(field: FieldDiff, color: bool) -> list[str]:
+    pad = " " * 6
+    side = f" (from {_safe(field.side)})" if field.side else ""
+    path = _safe(field.path)
+    diff = _diff_lines(field)
+    if not diff:
+        return [f"{pad}{path}: {_value(field.old)} -> {_value(field.new)}{side}"]
+    return [f"{pad}{path}:{side}", *(f"{pad}  {_paint_diff(line, color)}" for line in diff)]
+
+
+def _paint_diff(line: str, color: bool) -> str:
+    name = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1])
+    return _paint(line, name, color)
+
+
+# ---------------------------------------------------------------------------- markdown
+
+
+def _md(text: str) -> str:
+    """Text safe in markdown and HTML alike: significant characters as entities."""
+    return _safe(text).translate(_MD_ESCAPES)
+
+
+def _code(text: str) -> str:
+    """An inline code span that survives backticks in its content."""
+    text = _safe(text)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _more(n: int, what: str = "change") -> str:
+    return f"- … and {n} more {what}{'' if n == 1 else 's'} not shown (see the JSON plan)\n"
+
+
+@dataclass(frozen=True)
+class _Section:
+    """One app's collapsible section: object lines, with field diffs rendered only on demand
+    (diffing is the costly part, and most of a huge plan's diffs never fit)."""
+
+    opening: str
+    changes: tuple[Change, ...]
+    brief: tuple[str, ...]
+    closing: str = "\n</details>\n\n"
+
+    @classmethod
+    def of(cls, app: str | None, changes: Sequence[Change]) -> _Section:
+        title = INSTANCE_WIDE if app is None else f"app {_md(_clip(app))}"
+        opening = f"<details><summary><b>{title}</b>: {_group_phrase(changes)}</summary>\n\n"
+        return cls(opening, tuple(changes), tuple(_md_item(c, full=False) for c in changes))
+
+    @property
+    def detail(self) -> int:
+        """How many field changes full detail would show."""
+        return sum(len(c.fields) for c in self.changes if c.action in WITH_FIELDS)
+
+    def render(self, *, shown: int | None = None) -> str:
+        """Object lines only: all of them, or the first ``shown`` and a count of the rest."""
+        items = self.brief[:shown]
+        hidden = len(self.brief) - len(items)
+        return self.opening + "".join(items) + (_more(hidden) if hidden else "") + self.closing
+
+    def render_full(self, room: int) -> str | None:
+        """Object lines with their field diffs, or None when that exceeds ``room``."""
+        size = len(self.opening) + len(self.closing)
+        items: list[str] = []
+        for change in self.changes:
+            items.append(_md_item(change, full=True))
+            size += len(items[-1])
+            if size > room:
+                return None
+        return self.opening + "".join(items) + self.closing
+
+    @property
+    def floor(self) -> int:
+        """The size with no item shown."""
+        return len(self.opening) + len(_more(len(self.brief))) + len(self.closing)
+
+
+def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
+    """A pull request comment shorter than ``limit`` characters, whatever the plan's size:
+    field diffs go first, then object lines of the largest apps, then whole apps."""
+    head = _md_head(plan, warnings=True)
+    sections = [_Section.of(app, changes) for app, changes in _groups(plan)]
+    budget = limit - 1 - len(head)
+    if budget >= 0:
+        text = head + _fit(sections, budget)
+        if len(text) < limit:
+            return text
+    text = _md_head(plan, warnings=False) + "The details do not fit here: see the JSON plan.\n"
+    return text if len(text) < limit else text[: max(limit - 1, 0)]
+
+
+def _md_head(plan: Plan, *, warnings: bool) -> str:
+    n = _counts(plan)
+    order = (*WRITES, "conflict", "unchanged", *NOT_WRITTEN)  # the summary line's order
+    lines = [
+        f"## appsync plan for {_md(_clip(plan.target.name))}: risk **{plan.risk}**",
+        "",
+        f"Source: {_md(_source_text(plan.source))}",
+        "",
+        "| " + " | ".join(order) + " |",
+        "|" + " ---: |" * len(order),
+        "| " + " | ".join(str(n[a]) for a in order) + " |",
+        "",
+        summary_line(plan),
+        "",
+    ]
+    if warnings and plan.warnings:
+        lines += [f"- **warning:** {_md(_clip(w, 300))}" for w in plan.warnings[:MD_MAX_WARNINGS]]
+        extra = len(plan.warnings) - MD_MAX_WARNINGS
+        if extra > 0:
+            lines.append(_more(extra, "warning").rstrip("\n"))
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _md_item(change: Change, *, full: bool) -> str:
+    symbol = SYMBOLS.get(change.action, "*")
+    written = " (not written)" if change.action in NOT_WRITTEN else ""
+    line = f"- {_code(symbol)} {_md(change.action)}{written} {_md(change.kind)} "
+    line += f"**{_md(_clip(change.name or change.id))}**"
+    where = _where(change, _code, "→")
+    if where:
+        line += f" {where}"
+    if _note_label(change) is not None and change.reason:
+        line += f": {_md(_clip(change.reason))}"
+    lines = [line]
+    if full and change.action in WITH_FIELDS:
+        for field in change.fields[:MD_MAX_FIELDS]:
+            lines.extend(_md_field(field))
+        if len(change.fields) > MD_MAX_FIELDS:
+            lines.append("  " + _more(len(change.fields) - MD_MAX_FIELDS, "field change"))
+    return "\n".join(x.rstrip("\n") for x in lines) + "\n"
+
+
+def _md_field(field: FieldDiff) -> list[str]:
+    label = _code(_clip(field.path)) + (f" (from {_md(field.side)})" if field.side else "")
+    diff = _diff_lines(field)
+    if not diff:
+        return [f"  - {label}: {_code(_value(field.old))} → {_code(_value(field.new))}"]
+    shown = diff[:MD_MAX_DIFF_LINES]
+    if len(diff) > MD_MAX_DIFF_LINES:
+        shown.append(f"… {len(diff) - MD_MAX_DIFF_LINES} more diff lines")
+    longest = max((len(run) for line in shown for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"  - {label}:", f"    {fence}diff", *(f"    {x}" for x in shown), f"    {fence}"]
+
+
+def _fit(sections: Sequence[_Section], budget: int) -> str:
+    """All sections in at most ``budget`` characters. Field diffs are added from the section
+    with the fewest up while they fit; when even the object lines do not, the largest
+    sections show only part of them."""
+    parts = [s.render() for s in sections]
+    total = sum(len(p) for p in parts)
+    if total > budget:
+        return _fill(sections, budget)
+    for i in sorted(range(len(sections)), key=lambda i: sections[i].detail):
+        full = sections[i].render_full(budget - total + len(parts[i]))
+        if full is None:
+            break
+        total += len(full) - len(parts[i])
+        parts[i] = full
+    return "".join(parts)
+
+
+def _fill(sections: Sequence[_Section], budget: int) -> str:
+    shown, tail = _shown_sections(sections, budget)
+    room = budget - len(tail) - sum(s.floor for s in shown)
+    counts = _water_fill(shown, room)
+    return "".join(s.render(shown=k) for s, k in zip(shown, counts, strict=True)) + tail
+
+
+def _shown_sections(sections: Sequence[_Section], budget: int) -> tuple[list[_Section], str]:
+    """The sections that fit with no item shown, and the line that counts the others."""
+    if sum(s.floor for s in sections) <= budget:
+        return list(sections), ""
+    reserve = len(_tail(len(sections), sum(len(s.brief) for s in sections)))
+    shown: list[_Section] = []
+    used = 0
+    for section in sections:
+        if used + section.floor > budget - reserve:
+            break
+        shown.append(section)
+        used += section.floor
+    rest = sections[len(shown) :]
+    return shown, _tail(len(rest), sum(len(s.brief) for s in rest))
+
+
+def _tail(apps: int, changes: int) -> str:
+    return (
+        f"… and {apps} more app{'' if apps == 1 else 's'} with {changes} "
+        f"change{'' if changes == 1 else 's'} not shown (see the JSON plan)\n"
+    )
+
+
+def _water_fill(sections: Sequence[_Section], room: int) -> list[int]:
+    """How many object lines each section shows: small sections whole, large ones an equal
+    share of what is left."""
+    counts = [0] * len(sections)
+    sizes = [sum(len(item) for item in s.brief) for s in sections]
+    order = sorted(range(len(sections)), key=lambda i: sizes[i])
+    for left, i in enumerate(order):
+        share = room // (len(order) - left)
+        section = sections[i]
+        extra = sizes[i] - len(_more(len(section.brief)))
+        if extra <= share:
+            counts[i], room = len(section.brief), room - extra
+            continue
+        used = 0
+        for item in section.brief:
+            if used + len(item) > share:
+                break
+            used += len(item)
+            counts[i] += 1
+        room -= used
+    return counts

@@ -1,0 +1,221 @@
+"""apply: take the lock, (re)build or load the plan, resolve conflicts, confirm, evaluate
+the ordered units, and record one audit row."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from appsync.apply.evaluator import Adopt, ApplyFailed, ApplyReport, evaluate
+from appsync.apply.stages import Mode, Step, build_units, step_for
+from appsync.clock import now_utc
+from appsync.errors import ConflictError, UsageError
+from appsync.instance.connect import Instance, translate
+from appsync.instance.lock import apply_lock
+from appsync.instance.state import write_audit
+from appsync.kinds import Registry
+from appsync.plan.model import Change, Plan
+
+Strategy = Literal["prompt", "overwrite", "skip", "merge"]
+Resolution = Literal["repo", "live", "skip", "abort"]
+
+
+class Interaction(Protocol):
+    """How apply talks to a person (or to nobody, in CI)."""
+
+    @property
+    def interactive(self) -> bool: ...
+
+    def show_plan(self, plan: Plan) -> None: ...
+
+    def resolve(self, change: Change) -> Resolution: ...
+
+    def confirm(self, question: str) -> bool: ...
+
+    def progress(self, message: str) -> None: ...
+
+
+@dataclass
+class ApplyOptions:
+    conflicts: Strategy = "prompt"
+    transaction: Mode = "full"
+    allow_mass_delete: bool = False
+    yes: bool = False
+    dry_run: bool = False
+    lock_timeout: float = 0.0
+    command: str = "apply"
+
+
+@dataclass
+class ApplyOutcome:
+    plan: Plan
+    report: ApplyReport | None = None
+    skipped: list[Change] = field(default_factory=list)
+    adopted: list[Change] = field(default_factory=list)
+    written: list[Change] = field(default_factory=list)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return self.report is None
+
+
+def actor() -> str:
+    explicit = os.environ.get("APPSYNC_ACTOR")
+    if explicit:
+        return explicit
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def resolve_conflicts(
+    registry: Registry, plan: Plan, strategy: Strategy, ui: Interaction
+) -> tuple[list[Step], list[Adopt], list[Change]]:
+    """Steps to write, conflicts adopted as live, and objects skipped."""
+    conflicts = plan.conflicts
+    if strategy == "merge" and conflicts:
+        raise UsageError("--conflicts merge is not available yet: use prompt, overwrite or skip")
+    if strategy == "prompt" and conflicts and not ui.interactive:
+        names = "; ".join(f"{c.label()} ({c.path or c.id}): {c.reason}" for c in conflicts)
+        raise ConflictError(
+            f"{len(conflicts)} conflict(s) and no terminal to ask: {names}; "
+            "choose --conflicts overwrite or skip",
+            [c.label() for c in conflicts],
+        )
+    steps: list[Step] = []
+    adopted: list[Adopt] = []
+    skipped: list[Change] = []
+    for change in plan.changes:
+        if change.action in ("create", "update", "delete"):
+            steps.append(step_for(registry, change, change.action))  # type: ignore[arg-type]
+        elif change.action == "ahead" and strategy == "overwrite":
+            steps.append(step_for(registry, change, "update"))
+        elif change.action == "conflict":
+            choice: Resolution = "repo" if strategy == "overwrite" else "skip"
+            if strategy == "prompt":
+                choice = ui.resolve(change)
+            if choice == "abort":
+                raise ConflictError("aborted at a conflict: nothing was written", [change.label()])
+            if choice == "repo":
+                if change.from_rev is None:
+                    raise ConflictError(
+                        f"cannot overwrite {change.label()}: {change.reason}; "
+                        "rename one of them first",
+                        [change.label()],
+                    )
+                steps.append(step_for(registry, change, "update"))
+            elif choice == "live":
+                adopted.append(Adopt(change))
+            else:
+                skipped.append(change)
+    return steps, adopted, skipped
+
+
+def check_mass_delete(plan: Plan, steps: list[Step], allowed: bool) -> None:
+    deletes: dict[str, int] = {}
+    for step in steps:
+        if step.op == "delete":
+            app = step.change.app or ""
+            deletes[app] = deletes.get(app, 0) + 1
+    for app, count in sorted(deletes.items()):
+        total = plan.live_counts.get(app, 0)
+        if total and count * 2 > total and not allowed:
+            label = f"app '{app}'" if app else "the instance-wide objects"
+            raise UsageError(
+                f"the plan deletes {count} of {total} objects of {label}; "
+                "pass --allow-mass-delete if that is intended"
+            )
+
+
+def run_apply(
+    instance: Instance,
+    registry: Registry,
+    get_plan: Callable[[], Plan],
+    options: ApplyOptions,
+    ui: Interaction,
+    *,
+    show_plan: bool = True,
+) -> ApplyOutcome:
+    """The whole apply under the instance's lock. ``get_plan`` runs inside the lock."""
+    with apply_lock(instance, registry, command=options.command, timeout=options.lock_timeout):
+        plan = get_plan()
+        if show_plan:
+            ui.show_plan(plan)
+        steps, adopted, skipped = resolve_conflicts(registry, plan, options.conflicts, ui)
+        check_mass_delete(plan, steps, options.allow_mass_delete)
+        outcome = ApplyOutcome(
+            plan=plan,
+            skipped=skipped,
+            adopted=[a.change for a in adopted],
+            written=[s.change for s in steps],
+        )
+        if not steps and not adopted:
+            return outcome
+        if not options.yes and not options.dry_run:
+            if not ui.interactive:
+                raise UsageError("refusing to apply without --yes: there is no terminal to ask")
+            if not ui.confirm(f"Apply {len(steps)} change(s) to {instance.name}?"):
+                raise UsageError("apply cancelled: nothing was written")
+        units = build_units(registry, steps, options.transaction)
+        touched = [s.change for s in steps] + [a.change for a in adopted]
+        origin = plan.source.origin or "unknown"
+        started = now_utc()
+        try:
+            outcome.report = evaluate(
+                instance,
+                registry,
+                units,
+                touched=touched,
+                adopted=adopted,
+                origin=origin,
+                actor=actor(),
+                dry_run=options.dry_run,
+                report_progress=ui.progress,
+            )
+        except ApplyFailed as failure:
+            _audit(
+                instance, registry, plan, options, failure.report, "failed", started, len(skipped)
+            )
+            raise
+        if not options.dry_run:
+            _audit(
+                instance, registry, plan, options, outcome.report, "applied", started, len(skipped)
+            )
+        return outcome
+
+
+def _audit(
+    instance: Instance,
+    registry: Registry,
+    plan: Plan,
+    options: ApplyOptions,
+    report: ApplyReport,
+    status: str,
+    started: str,
+    skipped: int,
+) -> None:
+    counts = {k: report.counts.get(k, 0) for k in ("create", "update", "delete")}
+    counts["skipped"] = skipped
+    counts["conflicts"] = len(plan.conflicts)
+    if status == "failed" and report.committed:
+        status = "partial"
+    row = {
+        "timestamp": started,
+        "actor": actor(),
+        "host": socket.gethostname(),
+        "command": options.command,
+        "origin": plan.source.origin or "unknown",
+        "commit": plan.source.commit,
+        "status": status,
+        "counts": json.loads(json.dumps(counts)),
+        "duration_ms": report.duration_ms,
+    }
+    with translate(instance.display), instance.engine.begin() as connection:
+        write_audit(connection, registry, row)

@@ -1,0 +1,107 @@
+"""plan: desired tree (work tree or a ref) + live snapshot -> validated, frozen Plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from appsync.canonical.tree import managed_roots, parse
+from appsync.clock import now_utc
+from appsync.config import load_config
+from appsync.errors import TreeError
+from appsync.gitstore import GitRepo
+from appsync.instance.connect import Instance
+from appsync.instance.reader import read_snapshot
+from appsync.kinds import Registry
+from appsync.model import Obj, SyncState
+from appsync.plan.builder import build_plan
+from appsync.plan.model import Plan, Source, TargetInfo
+from appsync.validate import validate
+
+
+@dataclass(frozen=True)
+class Desired:
+    objs: list[Obj]
+    source: Source
+
+
+def load_desired(repo: GitRepo, registry: Registry, ref: str | None = None) -> Desired:
+    """The desired objects from ``ref`` (read from the object store) or the work tree."""
+    roots = managed_roots(registry)
+    if ref is not None:
+        commit: str | None = repo.resolve(ref)
+        assert commit is not None
+        files = repo.files_at(commit, roots)
+        source = Source(commit=commit, ref=ref, dirty=False, origin=f"git:{commit}")
+    else:
+        commit = repo.head_commit
+        files = repo.work_tree_files(roots)
+        dirty = repo.is_dirty(roots)
+        origin = f"git:{commit or 'none'}{'-dirty' if dirty else ''}"
+        source = Source(commit=commit, ref=repo.head_ref, dirty=dirty, origin=origin)
+    return Desired(parse(registry, files), source)
+
+
+def in_scope(registry: Registry, objs: list[Obj], app_names: list[str]) -> list[Obj]:
+    """Only the apps appsync.yaml lists (all apps when it lists none), plus instance-wide."""
+    if not app_names:
+        return objs
+    wanted = set(app_names)
+    app_kind = registry.app.kind
+    ids = {o.id for o in objs if o.kind == app_kind and o.name in wanted}
+    return [o for o in objs if registry.get(o.kind).scope == "instance" or (o.app_id in ids)]
+
+
+def make_plan_from(
+    registry: Registry,
+    desired: Desired,
+    live: list[Obj],
+    states: dict[tuple[str, str], SyncState],
+    *,
+    target: TargetInfo,
+    prune: bool,
+    apps: list[str] | None = None,
+    warnings: list[str] | None = None,
+) -> Plan:
+    want = in_scope(registry, desired.objs, apps or [])
+    have = in_scope(registry, live, apps or [])
+    wanted = {o.key for o in want}
+    # With --prune, objects deleted in Git leave the target: nothing may still refer to them.
+    remaining = [o.key for o in live if not (prune and o.key in states and o.key not in wanted)]
+    validation = validate(registry, want, remaining)
+    if validation.errors:
+        count = len(validation.errors)
+        raise TreeError(f"{validation.errors[0]} ({count} problem(s))", validation.errors)
+    return build_plan(
+        registry,
+        want,
+        have,
+        states,
+        source=desired.source,
+        target=target,
+        created_at=now_utc(),
+        prune=prune,
+        warnings=[*(warnings or []), *validation.warnings],
+    )
+
+
+def make_plan(
+    instance: Instance,
+    repo: GitRepo,
+    registry: Registry,
+    *,
+    ref: str | None = None,
+    prune: bool = False,
+    desired: Desired | None = None,
+) -> Plan:
+    desired = desired or load_desired(repo, registry, ref)
+    live, states = read_snapshot(instance, registry)
+    config = load_config(repo.root)
+    return make_plan_from(
+        registry,
+        desired,
+        live,
+        states,
+        target=TargetInfo(name=instance.name, url=instance.display),
+        prune=prune,
+        apps=config.apps if config else None,
+    )

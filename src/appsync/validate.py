@@ -1,0 +1,111 @@
+"""Validation of a desired tree before planning: every problem at once, nothing written.
+
+Pure: it sees the desired objects and the ids present on the target, never a connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from appsync.kinds import Registry
+from appsync.model import Obj
+
+
+@dataclass
+class Validation:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def values_at(value: Any, path: str) -> Iterator[Any]:
+    """Values at a reference path such as ``widgets[*].props.page_id`` (missing: none)."""
+    if not path:
+        yield value
+        return
+    head, _, rest = path.partition(".")
+    star = head.endswith("[*]")
+    name = head[:-3] if star else head
+    if not isinstance(value, dict) or name not in value:
+        return
+    inner = value[name]
+    if star:
+        if isinstance(inner, list):
+            for item in inner:
+                yield from values_at(item, rest)
+    else:
+        yield from values_at(inner, rest)
+
+
+def _where(obj: Obj) -> str:
+    return obj.path or f"{obj.kind} {obj.id}"
+
+
+def validate(
+    registry: Registry, desired: list[Obj], live_ids: Iterable[tuple[str, str]]
+) -> Validation:
+    result = Validation()
+    present = set(live_ids) | {o.key for o in desired}
+    seen: dict[str, Obj] = {}
+    for obj in desired:
+        if obj.id in seen:
+            result.errors.append(
+                f"{_where(obj)}: duplicate id {obj.id} (also {_where(seen[obj.id])})"
+            )
+        else:
+            seen[obj.id] = obj
+
+    keys: dict[tuple[str, str, Any], Obj] = {}
+    for obj in desired:
+        spec = registry.get(obj.kind)
+        for ref in spec.references:
+            for target in values_at(obj.content, ref.path):
+                if target is None or (ref.kind, target) in present:
+                    continue
+                message = (
+                    f"{_where(obj)}: {ref.path} names {ref.kind} {target}, which is "
+                    "neither in the repo nor on the target"
+                )
+                (result.warnings if ref.missing == "warn" else result.errors).append(message)
+        for key in spec.conflict_keys:
+            value = obj.content.get(key)
+            if value is None:
+                continue
+            folded = value.lower() if isinstance(value, str) else value
+            other = keys.setdefault((obj.kind, key, folded), obj)
+            if other is not obj:
+                result.errors.append(
+                    f"{_where(obj)}: {obj.kind} {key} '{value}' is also used by {_where(other)}"
+                )
+        for name, fspec in spec.fields.items():
+            if fspec.keyed_list is None:
+                continue
+            items = obj.content.get(name)
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                result.errors.append(f"{_where(obj)}: '{name}' must be a list")
+                continue
+            _check_keyed(result, obj, name, items, fspec.keyed_list.key, fspec.keyed_list.group)
+    return result
+
+
+def _check_keyed(
+    result: Validation, obj: Obj, name: str, items: list[Any], key: str, group: str | None
+) -> None:
+    seen: set[tuple[Any, Any]] = set()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or key not in item:
+            result.errors.append(f"{_where(obj)}: {name}[{i}] has no '{key}'")
+            continue
+        scope = item.get(group) if group else None
+        ident = (scope, _hashable(item[key]))
+        if ident in seen:
+            within = f" within {group} '{scope}'" if group else ""
+            result.errors.append(f"{_where(obj)}: {name}[{i}] repeats {key} '{item[key]}'{within}")
+        seen.add(ident)
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | None) else repr(value)

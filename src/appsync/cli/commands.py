@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from appsync.errors import UsageError
 from appsync.gitstore import open_repo
 from appsync.kinds import registry
 from appsync.usecases import export as export_uc
@@ -58,6 +59,11 @@ def instance_init(url: str, example: bool) -> None:
 @click.option("--components", help="Only these kinds, comma separated (e.g. query,page).")
 @click.option("-m", "--message", help="Commit message.")
 @click.option("--no-commit", is_flag=True, help="Write the tree but do not commit.")
+@click.option(
+    "--branch",
+    help="Commit the live state on this new branch from HEAD; the current branch, index "
+    "and work tree stay as they are (capture a hotfix for a pull request).",
+)
 def export_command(
     target: str,
     repo_dir: Path,
@@ -65,8 +71,11 @@ def export_command(
     components: str | None,
     message: str | None,
     no_commit: bool,
+    branch: str | None,
 ) -> None:
     """Write TARGET's apps into the canonical tree and commit them."""
+    if branch and no_commit:
+        raise UsageError("--branch always commits (on the new branch): drop --no-commit")
     repo = open_repo(repo_dir)
     resolved = resolve_target(target, repo.root)
     kinds = [c.strip() for c in components.split(",") if c.strip()] if components else None
@@ -77,26 +86,28 @@ def export_command(
             registry(),
             apps=apps,
             components=kinds,
-            message=message,
+            message=message or (f"Capture {instance.name}" if branch else None),
             commit=not no_commit,
+            branch=branch,
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not result.changed:
-        click.echo(f"No changes: {result.objects} objects already match {instance.name}.")
-        if result.commit is None and not no_commit:
-            click.echo("Nothing to commit.")
+        where = f"HEAD; branch '{branch}' not created" if branch else instance.name
+        click.echo(f"No changes: {result.objects} objects already match {where}.")
+        if result.commit:
+            click.echo(f"Committed {result.commit[:12]} (changes already in the work tree).")
         return
     click.echo(
         f"Exported {result.objects} objects from {instance.name}: "
         f"{len(result.written)} files written, {len(result.removed)} removed."
     )
-    if result.commit:
+    if branch and result.commit:
+        click.echo(f"Committed {result.commit[:12]} on new branch '{branch}'.")
+    elif result.commit:
         click.echo(f"Committed {result.commit[:12]}.")
-    elif no_commit:
-        click.echo("Not committed (--no-commit).")
     else:
-        click.echo("Nothing to commit.")
+        click.echo("Not committed (--no-commit).")
 
 
 @click.command("fmt")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from appsync.cli.commands import REPO_OPTION
 from appsync.cli.console import Console
+from appsync.cli.drift_render import render_drift
 from appsync.errors import ConflictError, RepoError, UsageError
 from appsync.gitstore import GitRepo, open_repo
 from appsync.instance.state import read_audit, read_object_history
@@ -16,8 +19,10 @@ from appsync.kinds import registry
 from appsync.plan.model import Plan
 from appsync.plan.render import render
 from appsync.usecases.apply import ApplyOptions, ApplyOutcome, run_apply
+from appsync.usecases.drift import find_drift
 from appsync.usecases.plan import load_desired, make_plan
 from appsync.usecases.targets import Target, open_target, resolve_target
+from appsync.usecases.write_merged import write_merged as write_merged_uc
 
 FORMAT = click.option(
     "--format",
@@ -53,6 +58,9 @@ def _target(text: str, repo_dir: Path) -> Target:
 )
 @click.option("--prune", is_flag=True, help="Plan deletes of objects deleted in Git.")
 @click.option(
+    "--merge", is_flag=True, help="Preview three-way merges of conflicts (apply --conflicts merge)."
+)
+@click.option(
     "--detailed-exitcode",
     is_flag=True,
     help="Exit 2 when there are changes (3 on conflicts, as always).",
@@ -64,13 +72,14 @@ def plan_command(
     fmt: str,
     out: Path | None,
     prune: bool,
+    merge: bool,
     detailed_exitcode: bool,
 ) -> None:
     """Show what apply would do to TARGET, per object and per field."""
     repo = open_repo(repo_dir)
     resolved = resolve_target(target, repo.root)
     with open_target(resolved, read_only=True) as instance:
-        plan = make_plan(instance, repo, registry(), ref=ref, prune=prune)
+        plan = make_plan(instance, repo, registry(), ref=ref, prune=prune, merge=merge)
     if out is not None:
         out.write_text(plan.to_json(), encoding="utf-8")
     click.echo(render(plan, fmt, color=fmt == "text" and Console().color), nl=False)
@@ -81,88 +90,134 @@ def plan_command(
         raise SystemExit(2)
 
 
+def apply_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options apply and rollback share."""
+    options = [
+        REPO_OPTION,
+        click.option(
+            "--conflicts",
+            type=click.Choice(["prompt", "overwrite", "skip", "merge"]),
+            default="prompt",
+            show_default=True,
+            help="How to settle conflicts.",
+        ),
+        click.option(
+            "--transaction",
+            type=click.Choice(["full", "batch", "per-category"]),
+            default="full",
+            show_default=True,
+            help="Transaction units.",
+        ),
+        click.option(
+            "--allow-mass-delete",
+            is_flag=True,
+            help="Allow deleting more than half of an app's objects.",
+        ),
+        click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
+        click.option(
+            "--dry-run", is_flag=True, help="Apply inside a transaction and roll it back."
+        ),
+        click.option(
+            "--lock-timeout",
+            type=float,
+            default=0.0,
+            show_default=True,
+            help="Seconds to wait for another apply to finish.",
+        ),
+        click.option(
+            "--write-merged",
+            is_flag=True,
+            help="After a merge, write the merged objects into the work tree.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("apply")
 @click.argument("target")
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@REPO_OPTION
 @click.option("--ref", help="Apply the tree at this Git revision instead of the work tree.")
-@click.option(
-    "--conflicts",
-    type=click.Choice(["prompt", "overwrite", "skip", "merge"]),
-    default="prompt",
-    show_default=True,
-    help="How to settle conflicts.",
-)
-@click.option(
-    "--transaction",
-    type=click.Choice(["full", "batch", "per-category"]),
-    default="full",
-    show_default=True,
-    help="Transaction units.",
-)
 @click.option("--prune", is_flag=True, help="Delete objects deleted in Git.")
-@click.option(
-    "--allow-mass-delete", is_flag=True, help="Allow deleting more than half of an app's objects."
-)
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--dry-run", is_flag=True, help="Apply inside a transaction and roll it back.")
-@click.option(
-    "--lock-timeout",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another apply to finish.",
-)
+@apply_options
 def apply_command(
-    target: str,
-    plan_file: Path | None,
-    repo_dir: Path,
-    ref: str | None,
-    conflicts: str,
-    transaction: str,
-    prune: bool,
-    allow_mass_delete: bool,
-    yes: bool,
-    dry_run: bool,
-    lock_timeout: float,
+    target: str, plan_file: Path | None, ref: str | None, prune: bool, **options: Any
 ) -> None:
     """Apply the repo (or a saved PLAN_FILE) to TARGET."""
-    reg = registry()
-    options = ApplyOptions(
-        conflicts=conflicts,  # type: ignore[arg-type]
-        transaction=transaction,  # type: ignore[arg-type]
-        # A saved plan was reviewed when it was made: applying it is the approval.
-        allow_mass_delete=allow_mass_delete,
-        yes=yes or plan_file is not None,
-        dry_run=dry_run,
-        lock_timeout=lock_timeout,
-        command="apply" + (f" {plan_file.name}" if plan_file else ""),
+    if plan_file is None:
+        _apply_tree(target, ref=ref, prune=prune, command="apply", **options)
+        return
+    if ref or prune:
+        raise UsageError("--ref and --prune are fixed when the plan is made, not on apply")
+    saved = Plan.load(plan_file)
+    # A saved plan was reviewed when it was made: applying it is the approval.
+    settings = _settings(f"apply {plan_file.name}", {**options, "yes": True})
+    with open_target(_target(target, options["repo_dir"])) as instance:
+        if saved.target.url and saved.target.url != instance.display:
+            raise UsageError(f"{plan_file} was made for {saved.target.url}, not {instance.display}")
+        outcome = run_apply(
+            instance, registry(), lambda: saved, settings, Console(), show_plan=False
+        )
+    _finish(outcome)
+
+
+@click.command("rollback")
+@click.argument("target")
+@click.option("--to", "to_ref", required=True, help="The commit or tag to bring TARGET back to.")
+@click.option(
+    "--prune/--no-prune",
+    default=True,
+    show_default=True,
+    help="Delete objects that do not exist at REF (the default for a rollback).",
+)
+@apply_options
+def rollback_command(target: str, to_ref: str, prune: bool, **options: Any) -> None:
+    """Bring TARGET back to the tree at an older commit or tag (plan + apply of that tree)."""
+    _apply_tree(target, ref=to_ref, prune=prune, command=f"rollback --to {to_ref}", **options)
+
+
+def _settings(command: str, options: dict[str, Any]) -> ApplyOptions:
+    return ApplyOptions(
+        conflicts=options["conflicts"],
+        transaction=options["transaction"],
+        allow_mass_delete=options["allow_mass_delete"],
+        yes=options["yes"],
+        dry_run=options["dry_run"],
+        lock_timeout=options["lock_timeout"],
+        command=command,
     )
-    console = Console()
-    if plan_file is not None:
-        if ref or prune:
-            raise UsageError("--ref and --prune are fixed when the plan is made, not on apply")
-        saved = Plan.load(plan_file)
-        resolved = _target(target, repo_dir)
-        with open_target(resolved) as instance:
-            if saved.target.url and saved.target.url != instance.display:
-                raise UsageError(
-                    f"{plan_file} was made for {saved.target.url}, not {instance.display}"
-                )
-            outcome = run_apply(instance, reg, lambda: saved, options, console, show_plan=False)
-    else:
-        repo = open_repo(repo_dir)
-        resolved = resolve_target(target, repo.root)
-        desired = load_desired(repo, reg, ref)
-        with open_target(resolved) as instance:
-            outcome = run_apply(
-                instance,
-                reg,
-                lambda: make_plan(instance, repo, reg, prune=prune, desired=desired),
-                options,
-                console,
-            )
+
+
+def _apply_tree(target: str, *, ref: str | None, prune: bool, command: str, **options: Any) -> None:
+    reg = registry()
+    repo = open_repo(options["repo_dir"])
+    settings = _settings(command, options)
+    desired = load_desired(repo, reg, ref)
+    merge = settings.conflicts == "merge"
+    with open_target(resolve_target(target, repo.root)) as instance:
+        outcome = run_apply(
+            instance,
+            reg,
+            lambda: make_plan(instance, repo, reg, prune=prune, desired=desired, merge=merge),
+            settings,
+            Console(),
+        )
+        if options["write_merged"] and outcome.report is not None and not settings.dry_run:
+            keyed = {o.key: o for o in desired.objs}
+            for path in write_merged_uc(reg, repo, outcome.written, keyed, instance.name):
+                click.echo(f"wrote merged {path}")
+    _finish(outcome)
+
+
+def _finish(outcome: ApplyOutcome) -> None:
     _report(outcome)
+    if outcome.unresolved:
+        names = "; ".join(f"{c.label()}: {c.reason}" for c in outcome.unresolved)
+        raise ConflictError(
+            f"{len(outcome.unresolved)} conflict(s) left unapplied: {names}",
+            [c.label() for c in outcome.unresolved],
+        )
 
 
 def _report(outcome: ApplyOutcome) -> None:
@@ -220,4 +275,19 @@ def log_command(
             )
 
 
-COMMANDS = [plan_command, apply_command, log_command]
+@click.command("drift")
+@click.argument("target")
+@REPO_OPTION
+@FORMAT
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there is drift.")
+def drift_command(target: str, repo_dir: Path, fmt: str, detailed_exitcode: bool) -> None:
+    """What changed on TARGET outside Git since appsync last applied to it (read-only)."""
+    repo = open_repo(repo_dir)
+    with open_target(resolve_target(target, repo.root), read_only=True) as instance:
+        report = find_drift(instance, repo, registry())
+    click.echo(render_drift(report, fmt), nl=False)
+    if detailed_exitcode and report.has_drift:
+        raise SystemExit(2)
+
+
+COMMANDS = [plan_command, apply_command, rollback_command, drift_command, log_command]

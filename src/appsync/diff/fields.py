@@ -31,6 +31,8 @@ def readable_path(parts: list[str | int]) -> str:
     for part in parts:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif part.startswith("[") and part.endswith("]"):
+            out += part  # an item of a keyed list: widgets[id=title]
         elif _IDENT.match(part):
             out += f".{part}" if out else part
         else:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import FileStatus, RepositoryOpenFlag
+from pygit2.enums import FileMode, FileStatus, RepositoryOpenFlag, SortMode
 
 from appsync.errors import RepoError
 
@@ -67,6 +67,23 @@ class GitRepo:
             elif entry.type_str == "blob":
                 out[path] = self._repo[entry.id].peel(pygit2.Blob).data
 
+    def history(self, start: str | None = None, limit: int = 200) -> list[str]:
+        """Commit ids reachable from ``start`` (HEAD by default), newest first."""
+        head = start or self.head_commit
+        if head is None:
+            return []
+        walker = self._repo.walk(
+            self._repo[head].peel(pygit2.Commit).id, SortMode.TOPOLOGICAL | SortMode.TIME
+        )
+        return [str(commit.id) for _, commit in zip(range(limit), walker, strict=False)]
+
+    def has_commit(self, commit_id: str) -> bool:
+        try:
+            self._repo[commit_id].peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError):
+            return False
+        return True
+
     def work_tree_files(self, roots: Iterable[str]) -> dict[str, bytes]:
         """Every file under ``roots`` in the work tree (ignoring what Git ignores)."""
         files: dict[str, bytes] = {}
@@ -103,6 +120,36 @@ class GitRepo:
             name = os.environ.get("APPSYNC_AUTHOR_NAME") or DEFAULT_AUTHOR[0]
             email = os.environ.get("APPSYNC_AUTHOR_EMAIL") or DEFAULT_AUTHOR[1]
             return pygit2.Signature(name, email)
+
+    def check_new_branch(self, name: str) -> None:
+        if not pygit2.reference_is_valid_name(f"refs/heads/{name}"):
+            raise RepoError(f"'{name}' is not a valid branch name")
+        if self._repo.references.get(f"refs/heads/{name}") is not None:
+            raise RepoError(f"branch '{name}' already exists")
+
+    def commit_on_branch(
+        self, branch: str, base: str, changes: dict[str, bytes | None], message: str
+    ) -> str:
+        """Commit ``base``'s tree with ``changes`` (``None`` deletes a path) as a new branch,
+        leaving HEAD, the index and the work tree alone."""
+        self.check_new_branch(branch)
+        try:
+            parent = self._repo[base].peel(pygit2.Commit)
+            index = pygit2.Index()
+            index.read_tree(parent.tree)
+            for path, data in sorted(changes.items()):
+                if data is None:
+                    index.remove(path)
+                else:
+                    blob = self._repo.create_blob(data)
+                    index.add(pygit2.IndexEntry(path, blob, FileMode.BLOB))
+            tree = index.write_tree(self._repo)
+            author = self.signature()
+            oid = self._repo.create_commit(None, author, author, message, tree, [parent.id])
+            self._repo.references.create(f"refs/heads/{branch}", oid)
+        except pygit2.GitError as exc:
+            raise RepoError(f"{self.root}: cannot commit on branch '{branch}': {exc}") from exc
+        return str(oid)
 
     def commit_all(self, message: str) -> str | None:
         """Stage the work tree as ``git add -A`` does and commit it on HEAD.

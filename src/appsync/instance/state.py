@@ -90,3 +90,23 @@ def read_object_history(
     )
     with translate(instance.display), instance.engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def read_history_contents(
+    instance: Instance, registry: Registry, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, str]]:
+    """Stored content (JSON text) per rev of the given objects, from appsync_history."""
+    table = build_metadata(registry).tables[HISTORY]
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    if not keys:
+        return found
+    query = select(table.c.kind, table.c.id, table.c.rev, table.c.content)
+    with translate(instance.display), instance.engine.connect() as connection:
+        for part in chunks(list(keys)):
+            rows = connection.execute(
+                query.where(tuple_(table.c.kind, table.c.id).in_(part)).order_by(table.c.seq)
+            )
+            for row in rows:
+                if row.content is not None:
+                    found.setdefault((row.kind, row.id), {})[row.rev] = row.content
+    return found

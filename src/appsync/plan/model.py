@@ -55,6 +55,9 @@ class Change(_Frozen):
     fields: tuple[FieldDiff, ...] = ()
     reason: str = ""
     risk: Risk = "low"
+    #: The content to write is a three-way merge of the repo's and the target's (``to_rev``
+    #: stays the repo's rev: it is what the sync state records as desired).
+    merged: bool = False
     #: The desired content to write (JSON-safe: bytes as {"$base64": ...}).
     desired: dict[str, Any] | None = None
 

@@ -58,6 +58,8 @@ class ApplyOutcome:
     skipped: list[Change] = field(default_factory=list)
     adopted: list[Change] = field(default_factory=list)
     written: list[Change] = field(default_factory=list)
+    #: Conflicts a merge could not settle and nobody was there to ask about (exit 3).
+    unresolved: list[Change] = field(default_factory=list)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -80,8 +82,6 @@ def resolve_conflicts(
 ) -> tuple[list[Step], list[Adopt], list[Change]]:
     """Steps to write, conflicts adopted as live, and objects skipped."""
     conflicts = plan.conflicts
-    if strategy == "merge" and conflicts:
-        raise UsageError("--conflicts merge is not available yet: use prompt, overwrite or skip")
     if strategy == "prompt" and conflicts and not ui.interactive:
         names = "; ".join(f"{c.label()} ({c.path or c.id}): {c.reason}" for c in conflicts)
         raise ConflictError(
@@ -99,7 +99,7 @@ def resolve_conflicts(
             steps.append(step_for(registry, change, "update"))
         elif change.action == "conflict":
             choice: Resolution = "repo" if strategy == "overwrite" else "skip"
-            if strategy == "prompt":
+            if strategy == "prompt" or (strategy == "merge" and ui.interactive):
                 choice = ui.resolve(change)
             if choice == "abort":
                 raise ConflictError("aborted at a conflict: nothing was written", [change.label()])
@@ -156,6 +156,9 @@ def run_apply(
             adopted=[a.change for a in adopted],
             written=[s.change for s in steps],
         )
+        if options.conflicts == "merge":
+            outcome.unresolved = [c for c in skipped if c.action == "conflict"]
+            outcome.skipped = [c for c in skipped if c.action != "conflict"]
         if not steps and not adopted:
             return outcome
         if not options.yes and not options.dry_run:

@@ -97,7 +97,10 @@ def export(
     components: Iterable[str] | None = None,
     message: str | None = None,
     commit: bool = True,
+    branch: str | None = None,
 ) -> ExportResult:
+    """Export into the work tree (and commit it), or with ``branch`` commit the live state
+    on a new branch from HEAD without touching the current branch, index or work tree."""
     kinds = select_kinds(registry, components)
     kind_names = {s.kind for s in kinds} | {registry.app.kind}
     live = read_objects(instance, registry, kind_names)
@@ -106,7 +109,14 @@ def export(
     live = [o for o in live if _wanted(registry, o, app_ids)]
 
     roots = managed_roots(registry)
-    before = repo.work_tree_files(roots)
+    base = repo.head_commit
+    if branch is not None:
+        if base is None:
+            raise UsageError("--branch needs a commit to branch from; export once without it")
+        repo.check_new_branch(branch)
+        before = repo.files_at(base, roots)
+    else:
+        before = repo.work_tree_files(roots)
     existing = _existing_history(registry, before)
     instance_history = read_history(instance, registry)
     origin, at = f"instance:{instance.name}", now_utc()
@@ -127,10 +137,19 @@ def export(
         slugs |= {p.split("/")[1] for p, (k, i) in _app_files(registry, before) if i in app_ids}
         owned = {p for p in before if _owned(registry, p, selected, slugs)}
     files = {p: b for p, b in rendered.files.items() if _owned(registry, p, selected, None)}
-    _write(repo.root, before, owned, files, result)
-
-    if commit:
-        result.commit = repo.commit_all(message or f"Export from {instance.name}")
+    result.removed = sorted(owned - set(files))
+    result.written = sorted(p for p, data in files.items() if before.get(p) != data)
+    message = message or f"Export from {instance.name}"
+    if branch is not None:
+        if result.changed:
+            changes: dict[str, bytes | None] = dict.fromkeys(result.removed)
+            changes.update({p: files[p] for p in result.written})
+            assert base is not None
+            result.commit = repo.commit_on_branch(branch, base, changes, message)
+        return result
+    _write(repo.root, result.removed, {p: files[p] for p in result.written})
+    if commit and (result.changed or repo.is_dirty(roots)):
+        result.commit = repo.commit_all(message)
     return result
 
 
@@ -197,24 +216,14 @@ def _owned(registry: Registry, path: str, kinds: set[str], app_slugs: set[str] |
     return False
 
 
-def _write(
-    root: Path,
-    before: dict[str, bytes],
-    owned: set[str],
-    files: dict[str, bytes],
-    result: ExportResult,
-) -> None:
-    for path in sorted(owned - set(files)):
+def _write(root: Path, removed: list[str], files: dict[str, bytes]) -> None:
+    for path in removed:
         (root / path).unlink()
-        result.removed.append(path)
         _prune_empty(root, (root / path).parent)
     for path, data in sorted(files.items()):
-        if before.get(path) == data:
-            continue
         target = root / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-        result.written.append(path)
 
 
 def _prune_empty(root: Path, folder: Path) -> None:

@@ -15,6 +15,7 @@ from appsync.kinds import Registry
 from appsync.model import Obj, SyncState
 from appsync.plan.builder import build_plan
 from appsync.plan.model import Plan, Source, TargetInfo
+from appsync.usecases.merge import merge_conflicts
 from appsync.validate import validate
 
 
@@ -92,11 +93,14 @@ def make_plan(
     ref: str | None = None,
     prune: bool = False,
     desired: Desired | None = None,
+    merge: bool = False,
 ) -> Plan:
+    """The plan for ``instance``; with ``merge``, conflicts that merge cleanly become
+    updates of the merged content (:mod:`appsync.usecases.merge`)."""
     desired = desired or load_desired(repo, registry, ref)
     live, states = read_snapshot(instance, registry)
     config = load_config(repo.root)
-    return make_plan_from(
+    plan = make_plan_from(
         registry,
         desired,
         live,
@@ -105,3 +109,14 @@ def make_plan(
         prune=prune,
         apps=config.apps if config else None,
     )
+    if merge:
+        plan = merge_conflicts(
+            registry,
+            plan,
+            instance=instance,
+            repo=repo,
+            desired={o.key: o for o in desired.objs},
+            live={o.key: o for o in live},
+            states=states,
+        )
+    return plan

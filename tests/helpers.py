@@ -67,3 +67,9 @@ def table_digest(url: str) -> dict[str, str]:
 
 
 __all__ = ["cli", "git", "run", "table_digest", "tree_bytes"]
+
+
+def commit_all(repo: Path, message: str) -> None:
+    """Commit every change in the work tree with the git CLI, as a person would."""
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", message)

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 
 class AppsyncError(Exception):
-    """Bad input, configuration or I/O: exit 1."""
+    """Bad input, configuration or I/O: exit 1. ``problems`` lists every problem found
+    (the CLI prints one line each); by default it is just the message."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "", problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 class UsageError(AppsyncError):
@@ -32,10 +37,6 @@ class RepoError(AppsyncError):
 
 class TreeError(AppsyncError):
     """The canonical tree holds something appsync cannot read."""
-
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or [message]
 
 
 class ConflictError(AppsyncError):
@@ -66,3 +67,11 @@ class LockHeldError(AppsyncError):
     def __init__(self, message: str, holder: str = "") -> None:
         super().__init__(message)
         self.holder = holder
+
+
+class PackageError(AppsyncError):
+    """A package (ZIP) is unsafe or invalid: every problem, one line each, exit 1."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 
 from appsync.apply.stages import Step, Unit
+from appsync.bindings import Bindings
 from appsync.clock import now_utc
 from appsync.errors import AppsyncError, StaleError
 from appsync.instance.connect import Instance, translate
@@ -50,9 +51,16 @@ class Adopt:
     change: Change
 
 
-def check_stale(connection: Connection, registry: Registry, touched: Sequence[Change]) -> None:
+def check_stale(
+    connection: Connection,
+    registry: Registry,
+    touched: Sequence[Change],
+    bindings: Bindings | None = None,
+) -> None:
     """Refuse when any touched object's live rev is not the one the plan saw."""
-    now = read_by_keys(connection, registry, [c.key for c in touched])
+    found = read_by_keys(connection, registry, [c.key for c in touched])
+    unbind = (bindings if bindings is not None else Bindings()).unbind
+    now = {o.key: o for o in unbind(registry, found.values())}
     stale = []
     for change in touched:
         live = now.get(change.key)
@@ -72,8 +80,9 @@ def _run_unit(
     origin: str,
     actor: str,
     report: ApplyReport,
+    bindings: Bindings,
 ) -> None:
-    writer = Writer(connection, registry)
+    writer = Writer(connection, registry, bindings)
     for (kind, op), group in itertools.groupby(unit.steps, key=lambda s: (s.change.kind, s.op)):
         steps = list(group)
         spec = registry.get(kind)
@@ -99,7 +108,8 @@ def _record(
 ) -> None:
     at = now_utc()
     written = [s for s in steps if s.op != "delete"]
-    produced = read_by_keys(connection, registry, [s.key for s in written])
+    found = read_by_keys(connection, registry, [s.key for s in written])
+    produced = {o.key: o for o in writer.bindings.unbind(registry, found.values())}
     history: list[dict[str, str | None]] = []
     states: list[dict[str, str]] = []
     for step in written:
@@ -189,10 +199,16 @@ def evaluate(
             with instance.engine.connect() as connection:
                 transaction = connection.begin()
                 try:
-                    check_stale(connection, registry, touched)
+                    check_stale(connection, registry, touched, instance.bindings)
                     for unit in units:
                         _run_unit(
-                            connection, registry, unit, origin=origin, actor=actor, report=report
+                            connection,
+                            registry,
+                            unit,
+                            origin=origin,
+                            actor=actor,
+                            report=report,
+                            bindings=instance.bindings,
                         )
                         say(f"{unit.name}: {len(unit.steps)} changes (dry run)")
                     report.rows[SYNC_STATE] += _adopt(connection, registry, adopted, origin)
@@ -220,10 +236,18 @@ def _evaluate(
         try:
             with instance.engine.begin() as connection:
                 if index == 0:
-                    check_stale(connection, registry, touched)
+                    check_stale(connection, registry, touched, instance.bindings)
                     _adopt(connection, registry, adopted, origin)
                 if unit is not None:
-                    _run_unit(connection, registry, unit, origin=origin, actor=actor, report=report)
+                    _run_unit(
+                        connection,
+                        registry,
+                        unit,
+                        origin=origin,
+                        actor=actor,
+                        report=report,
+                        bindings=instance.bindings,
+                    )
         except StaleError:
             raise
         except Exception as exc:

@@ -79,6 +79,8 @@ def export_command(
     repo = open_repo(repo_dir)
     resolved = resolve_target(target, repo.root)
     kinds = [c.strip() for c in components.split(",") if c.strip()] if components else None
+    if kinds is None and resolved.environment is not None:
+        kinds = resolved.environment.components
     with open_target(resolved, read_only=True) as instance:
         result = export_uc.export(
             instance,
@@ -126,3 +128,102 @@ def fmt_command(paths: tuple[Path, ...], check: bool) -> None:
 
 
 COMMANDS = [init_command, instance_group, export_command, fmt_command]
+
+
+@click.group("env")
+def env_group() -> None:
+    """Manage the environments in appsync.yaml (comments and layout are kept)."""
+
+
+ENV_REPO = click.option(
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The repository whose appsync.yaml to edit.",
+)
+
+
+@env_group.command("add")
+@click.argument("name")
+@click.option("--url", required=True, help="Database URL; may name variables: ${VAR}.")
+@click.option("--protected", is_flag=True, help="Apply only from a clean commit.")
+@click.option("--conflicts", type=click.Choice(["prompt", "overwrite", "skip", "merge"]))
+@click.option("--transaction", type=click.Choice(["full", "batch", "per-category"]))
+@click.option("--prune/--no-prune", default=None)
+@click.option("--components", help="Default kinds to export, comma separated.")
+@click.option(
+    "--binding",
+    "bindings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A per-environment value, used as ${binding:NAME} in the tree.",
+)
+@ENV_REPO
+def env_add(
+    name: str,
+    url: str,
+    protected: bool,
+    conflicts: str | None,
+    transaction: str | None,
+    prune: bool | None,
+    components: str | None,
+    bindings: tuple[str, ...],
+    repo_dir: Path,
+) -> None:
+    """Add environment NAME to appsync.yaml."""
+    from appsync.config.edit import add_environment, mask_url
+
+    values: dict[str, str] = {}
+    for item in bindings:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--binding '{item}' must be NAME=VALUE")
+        values[key] = value
+    settings = {
+        "url": url,
+        "protected": protected,
+        "conflicts": conflicts,
+        "transaction": transaction,
+        "prune": prune,
+        "components": [c.strip() for c in components.split(",")] if components else None,
+        "bindings": values,
+    }
+    add_environment(repo_dir, name, settings)
+    click.echo(f"Added environment {name} ({mask_url(url)}).")
+
+
+@env_group.command("remove")
+@click.argument("name")
+@ENV_REPO
+def env_remove(name: str, repo_dir: Path) -> None:
+    """Remove environment NAME from appsync.yaml."""
+    from appsync.config.edit import remove_environment
+
+    remove_environment(repo_dir, name)
+    click.echo(f"Removed environment {name}.")
+
+
+@env_group.command("list")
+@ENV_REPO
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def env_list(repo_dir: Path, fmt: str) -> None:
+    """List the environments in appsync.yaml (passwords masked)."""
+    import json
+
+    from appsync.config.edit import list_environments
+
+    rows = list_environments(repo_dir)
+    if fmt == "json":
+        click.echo(json.dumps([row.__dict__ for row in rows], indent=2))
+        return
+    if not rows:
+        click.echo("No environments (add one with 'appsync env add NAME --url URL').")
+    for row in rows:
+        flags = " (protected)" if row.protected else ""
+        bound = f"  bindings: {', '.join(row.bindings)}" if row.bindings else ""
+        click.echo(f"{row.name:12} {row.url}{flags}{bound}")
+
+
+COMMANDS.append(env_group)

@@ -21,6 +21,7 @@ from appsync.plan.render import render
 from appsync.usecases.apply import ApplyOptions, ApplyOutcome, run_apply
 from appsync.usecases.drift import find_drift
 from appsync.usecases.plan import load_desired, make_plan
+from appsync.usecases.policy import check_protected, effective
 from appsync.usecases.targets import Target, open_target, resolve_target
 from appsync.usecases.write_merged import write_merged as write_merged_uc
 
@@ -56,7 +57,9 @@ def _target(text: str, repo_dir: Path) -> Target:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Save the plan as JSON for 'appsync apply TARGET FILE'.",
 )
-@click.option("--prune", is_flag=True, help="Plan deletes of objects deleted in Git.")
+@click.option(
+    "--prune/--no-prune", default=None, help="Plan deletes of objects deleted in Git  [default: no]"
+)
 @click.option(
     "--merge", is_flag=True, help="Preview three-way merges of conflicts (apply --conflicts merge)."
 )
@@ -71,15 +74,16 @@ def plan_command(
     ref: str | None,
     fmt: str,
     out: Path | None,
-    prune: bool,
+    prune: bool | None,
     merge: bool,
     detailed_exitcode: bool,
 ) -> None:
     """Show what apply would do to TARGET, per object and per field."""
     repo = open_repo(repo_dir)
     resolved = resolve_target(target, repo.root)
+    pruning = bool(effective(resolved, "prune", prune))
     with open_target(resolved, read_only=True) as instance:
-        plan = make_plan(instance, repo, registry(), ref=ref, prune=prune, merge=merge)
+        plan = make_plan(instance, repo, registry(), ref=ref, prune=pruning, merge=merge)
     if out is not None:
         out.write_text(plan.to_json(), encoding="utf-8")
     click.echo(render(plan, fmt, color=fmt == "text" and Console().color), nl=False)
@@ -91,22 +95,19 @@ def plan_command(
 
 
 def apply_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The options apply and rollback share."""
+    """The options apply, rollback and import share. Options left out take the target
+    environment's defaults from appsync.yaml, then appsync's."""
     options = [
         REPO_OPTION,
         click.option(
             "--conflicts",
             type=click.Choice(["prompt", "overwrite", "skip", "merge"]),
-            default="prompt",
-            show_default=True,
-            help="How to settle conflicts.",
+            help="How to settle conflicts  [default: prompt]",
         ),
         click.option(
             "--transaction",
             type=click.Choice(["full", "batch", "per-category"]),
-            default="full",
-            show_default=True,
-            help="Transaction units.",
+            help="Transaction units  [default: full]",
         ),
         click.option(
             "--allow-mass-delete",
@@ -129,6 +130,11 @@ def apply_options(command: Callable[..., None]) -> Callable[..., None]:
             is_flag=True,
             help="After a merge, write the merged objects into the work tree.",
         ),
+        click.option(
+            "--force",
+            is_flag=True,
+            help="Allow --conflicts overwrite on a protected environment.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -139,21 +145,27 @@ def apply_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.argument("target")
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--ref", help="Apply the tree at this Git revision instead of the work tree.")
-@click.option("--prune", is_flag=True, help="Delete objects deleted in Git.")
+@click.option(
+    "--prune/--no-prune", default=None, help="Delete objects deleted in Git  [default: no]"
+)
 @apply_options
 def apply_command(
-    target: str, plan_file: Path | None, ref: str | None, prune: bool, **options: Any
+    target: str, plan_file: Path | None, ref: str | None, prune: bool | None, **options: Any
 ) -> None:
     """Apply the repo (or a saved PLAN_FILE) to TARGET."""
     if plan_file is None:
         _apply_tree(target, ref=ref, prune=prune, command="apply", **options)
         return
-    if ref or prune:
+    if ref or prune is not None:
         raise UsageError("--ref and --prune are fixed when the plan is made, not on apply")
     saved = Plan.load(plan_file)
+    resolved = _target(target, options["repo_dir"])
     # A saved plan was reviewed when it was made: applying it is the approval.
-    settings = _settings(f"apply {plan_file.name}", {**options, "yes": True})
-    with open_target(_target(target, options["repo_dir"])) as instance:
+    settings = _settings(resolved, f"apply {plan_file.name}", {**options, "yes": True})
+    check_protected(
+        resolved, dirty=saved.source.dirty, conflicts=settings.conflicts, force=options["force"]
+    )
+    with open_target(resolved) as instance:
         if saved.target.url and saved.target.url != instance.display:
             raise UsageError(f"{plan_file} was made for {saved.target.url}, not {instance.display}")
         outcome = run_apply(
@@ -177,10 +189,10 @@ def rollback_command(target: str, to_ref: str, prune: bool, **options: Any) -> N
     _apply_tree(target, ref=to_ref, prune=prune, command=f"rollback --to {to_ref}", **options)
 
 
-def _settings(command: str, options: dict[str, Any]) -> ApplyOptions:
+def _settings(target: Target, command: str, options: dict[str, Any]) -> ApplyOptions:
     return ApplyOptions(
-        conflicts=options["conflicts"],
-        transaction=options["transaction"],
+        conflicts=effective(target, "conflicts", options["conflicts"]),
+        transaction=effective(target, "transaction", options["transaction"]),
         allow_mass_delete=options["allow_mass_delete"],
         yes=options["yes"],
         dry_run=options["dry_run"],
@@ -189,13 +201,23 @@ def _settings(command: str, options: dict[str, Any]) -> ApplyOptions:
     )
 
 
-def _apply_tree(target: str, *, ref: str | None, prune: bool, command: str, **options: Any) -> None:
+def _apply_tree(
+    target: str, *, ref: str | None, prune: bool | None, command: str, **options: Any
+) -> None:
     reg = registry()
     repo = open_repo(options["repo_dir"])
-    settings = _settings(command, options)
+    resolved = resolve_target(target, repo.root)
+    settings = _settings(resolved, command, options)
+    prune = bool(effective(resolved, "prune", prune))
     desired = load_desired(repo, reg, ref)
+    check_protected(
+        resolved,
+        dirty=desired.source.dirty,
+        conflicts=settings.conflicts,
+        force=options["force"],
+    )
     merge = settings.conflicts == "merge"
-    with open_target(resolve_target(target, repo.root)) as instance:
+    with open_target(resolved) as instance:
         outcome = run_apply(
             instance,
             reg,

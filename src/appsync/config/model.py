@@ -20,7 +20,8 @@ TEMPLATE = """\
 version: 1
 
 # Environments: a name and the database URL of its instance. A URL may name environment
-# variables, e.g. url: ${APPSYNC_PROD_URL}; passwords are never printed.
+# variables, e.g. url: ${APPSYNC_PROD_URL}; passwords are never printed. Add them with
+# 'appsync env add NAME --url URL'.
 environments: {}
 
 # Apps to sync, by name; an empty list syncs every app on the instance.

@@ -101,11 +101,12 @@ class GitRepo:
         return files
 
     def is_dirty(self, roots: Iterable[str] | None = None) -> bool:
-        prefixes = tuple(f"{r}/" for r in roots) if roots is not None else None
+        """Whether anything under ``roots`` (folders or single files) differs from HEAD."""
+        scope = tuple(roots) if roots is not None else None
         for path, flags in self._repo.status().items():
             if flags == FileStatus.IGNORED:
                 continue
-            if prefixes is None or path.startswith(prefixes):
+            if scope is None or any(path == r or path.startswith(f"{r}/") for r in scope):
                 return True
         return False
 

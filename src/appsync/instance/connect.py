@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
+from appsync.bindings import Bindings
 from appsync.errors import InstanceError
 from appsync.instance.schema import OWN_TABLES
 from appsync.kinds import Registry
@@ -56,6 +57,9 @@ class Instance:
     name: str
     url: URL
     engine: Engine
+    #: The environment's bindings: live values become placeholders when read, and
+    #: placeholders become values when written.
+    bindings: Bindings = field(default_factory=Bindings)
 
     @property
     def display(self) -> str:

@@ -48,7 +48,7 @@ def read_objects(
         for spec in registry:
             if spec.kind in wanted:
                 objs.extend(read_kind(connection, registry, spec))
-    return objs
+    return instance.bindings.unbind(registry, objs)
 
 
 def read_history(
@@ -80,4 +80,4 @@ def read_snapshot(
         for spec in registry:
             objs.extend(read_kind(connection, registry, spec))
         states = read_sync_state(connection, registry)
-    return objs, states
+    return instance.bindings.unbind(registry, objs), states

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from appsync.bindings import Bindings
 from appsync.canonical.revs import make_obj
 from appsync.instance.reader import _row_content
 from appsync.instance.schema import build_metadata
@@ -23,9 +24,12 @@ from appsync.model import Obj
 class Writer:
     """Object writes on one connection, counting rows touched per table."""
 
-    def __init__(self, connection: Connection, registry: Registry) -> None:
+    def __init__(
+        self, connection: Connection, registry: Registry, bindings: Bindings | None = None
+    ) -> None:
         self.connection = connection
         self.registry = registry
+        self.bindings = bindings or Bindings()
         self.metadata = build_metadata(registry)
         self.rows: Counter[str] = Counter()
 
@@ -36,6 +40,7 @@ class Writer:
         if not contents:
             return
         table = self.metadata.tables[spec.table]
+        contents = [self.bindings.bind_content(dict(c)) for c in contents]
         rows = [{f.name: c.get(f.name) for f in spec.content_fields} for c in contents]
         self.connection.execute(insert(table), rows)
         self.count(spec.table, len(rows))
@@ -44,6 +49,7 @@ class Writer:
         if not contents:
             return
         table = self.metadata.tables[spec.table]
+        contents = [self.bindings.bind_content(dict(c)) for c in contents]
         names = [f.name for f in spec.content_fields if f.name != "id"]
         statement = (
             update(table)

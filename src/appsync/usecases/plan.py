@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from appsync.bindings import Bindings
 from appsync.canonical.tree import managed_roots, parse
 from appsync.clock import now_utc
-from appsync.config import load_config
+from appsync.config import CONFIG_FILE, load_config
 from appsync.errors import TreeError
 from appsync.gitstore import GitRepo
 from appsync.instance.connect import Instance
@@ -36,7 +37,7 @@ def load_desired(repo: GitRepo, registry: Registry, ref: str | None = None) -> D
     else:
         commit = repo.head_commit
         files = repo.work_tree_files(roots)
-        dirty = repo.is_dirty(roots)
+        dirty = repo.is_dirty((*roots, CONFIG_FILE))
         origin = f"git:{commit or 'none'}{'-dirty' if dirty else ''}"
         source = Source(commit=commit, ref=repo.head_ref, dirty=dirty, origin=origin)
     return Desired(parse(registry, files), source)
@@ -62,9 +63,13 @@ def make_plan_from(
     prune: bool,
     apps: list[str] | None = None,
     warnings: list[str] | None = None,
+    bindings: Bindings | None = None,
 ) -> Plan:
+    """Validate the desired objects against the live ones and build the plan. ``live``
+    must already be in placeholder form (the reader does that with the target's bindings)."""
     want = in_scope(registry, desired.objs, apps or [])
     have = in_scope(registry, live, apps or [])
+    (bindings if bindings is not None else Bindings()).require(want)
     wanted = {o.key for o in want}
     # With --prune, objects deleted in Git leave the target: nothing may still refer to them.
     remaining = [o.key for o in live if not (prune and o.key in states and o.key not in wanted)]
@@ -108,6 +113,7 @@ def make_plan(
         target=TargetInfo(name=instance.name, url=instance.display),
         prune=prune,
         apps=config.apps if config else None,
+        bindings=instance.bindings,
     )
     if merge:
         plan = merge_conflicts(

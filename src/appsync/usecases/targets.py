@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from appsync.bindings import Bindings
 from appsync.config import CONFIG_FILE, Environment, load_config
 from appsync.errors import ConfigError
 from appsync.instance.connect import Instance, looks_like_url, open_instance
@@ -15,15 +16,33 @@ class Target:
     name: str
     url: str
     environment: Environment | None = None
+    bindings: Bindings = field(default_factory=Bindings)
+
+
+def _anchor_sqlite(url: str, root: Path) -> str:
+    """A relative SQLite path in appsync.yaml is relative to the repository, not to the
+    folder appsync happens to run in."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        path = url[len(prefix) :]
+        if path and not path.startswith(":"):
+            return prefix + str((root / path).resolve())
+    return url
 
 
 def resolve_target(text: str, repo_root: Path | None) -> Target:
     if looks_like_url(text):
         return Target(name="", url=text)
     config = load_config(repo_root) if repo_root is not None else None
-    if config is not None and text in config.environments:
+    if config is not None and repo_root is not None and text in config.environments:
         environment = config.environments[text]
-        return Target(name=text, url=environment.expanded_url(text), environment=environment)
+        url = _anchor_sqlite(environment.expanded_url(text), repo_root)
+        return Target(
+            name=text,
+            url=url,
+            environment=environment,
+            bindings=Bindings(text, dict(environment.bindings)),
+        )
     where = f"{repo_root / CONFIG_FILE}" if repo_root is not None else CONFIG_FILE
     known = ", ".join(sorted(config.environments)) if config else ""
     hint = f" (known: {known})" if known else ""
@@ -34,4 +53,6 @@ def resolve_target(text: str, repo_root: Path | None) -> Target:
 
 
 def open_target(target: Target, *, read_only: bool = False) -> Instance:
-    return open_instance(target.url, name=target.name or None, read_only=read_only)
+    instance = open_instance(target.url, name=target.name or None, read_only=read_only)
+    instance.bindings = target.bindings
+    return instance

@@ -1,0 +1,155 @@
+"""Editing appsync.yaml the way a person would: comments, blank lines and layout stay.
+
+Every edit is validated as a whole file before it is written, so a command never leaves an
+appsync.yaml that appsync itself would refuse.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.tokens import CommentToken
+
+from appsync import yamlio
+from appsync.config.model import CONFIG_FILE, AppsyncConfig
+from appsync.errors import ConfigError
+
+_CREDENTIALS = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
+
+
+def mask_url(url: str) -> str:
+    """The URL with any literal password replaced by ``***``."""
+    return _CREDENTIALS.sub(r"\1***@", url)
+
+
+@dataclass(frozen=True)
+class EnvironmentRow:
+    name: str
+    url: str
+    protected: bool
+    bindings: tuple[str, ...]
+
+
+def _path(root: Path) -> Path:
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file (run 'appsync init' first)")
+    return path
+
+
+def _load(path: Path) -> Any:
+    document = yamlio.load_round_trip(path.read_text(encoding="utf-8"), str(path))
+    if document is None:
+        document = CommentedMap()
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return document
+
+
+def _save(path: Path, document: Any) -> None:
+    text = yamlio.dump_round_trip(document)
+    try:
+        AppsyncConfig.model_validate(yamlio.load_text(text, str(path)))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(p) for p in error["loc"])
+        raise ConfigError(f"{path}: {key}: {error['msg']} (nothing written)") from exc
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".appsync-", suffix=".yaml")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
+
+
+def add_environment(root: Path, name: str, settings: dict[str, Any]) -> None:
+    path = _path(root)
+    document = _load(path)
+    environments = document.get("environments")
+    if environments is None or (isinstance(environments, dict) and not environments):
+        environments = CommentedMap()
+        document["environments"] = environments
+    if not isinstance(environments, dict):
+        raise ConfigError(f"{path}: 'environments' must be a mapping")
+    if name in environments:
+        raise ConfigError(f"{path}: environment '{name}' already exists")
+    entry = CommentedMap()
+    for key, value in settings.items():
+        if value is None or value == {} or value is False:
+            continue
+        entry[key] = CommentedMap(value) if isinstance(value, dict) else value
+    trailing = _take_trailing(environments) if environments else None
+    environments[name] = entry
+    if trailing:
+        _give_trailing(environments, trailing)
+    _save(path, document)
+
+
+def _last_leaf(mapping: Any) -> tuple[Any, Any]:
+    key = list(mapping)[-1]
+    value = mapping[key]
+    if isinstance(value, CommentedMap) and value:
+        return _last_leaf(value)
+    return mapping, key
+
+
+def _take_trailing(mapping: Any) -> str | None:
+    """Detach the comment lines (and blank lines) that follow a mapping's last entry: in
+    the file they introduce the next top-level key, so they must stay below new entries."""
+    parent, key = _last_leaf(mapping)
+    entry = parent.ca.items.get(key)
+    if not entry or len(entry) < 3 or entry[2] is None:
+        return None
+    token = entry[2]
+    same_line, _, rest = token.value.partition("\n")
+    if not rest:
+        return None
+    token.value = same_line + "\n"
+    return str(rest)
+
+
+def _give_trailing(mapping: Any, text: str) -> None:
+    parent, key = _last_leaf(mapping)
+    entry = parent.ca.items.setdefault(key, [None, None, None, None])
+    if entry[2] is not None:  # keep the comment on the entry's own line
+        entry[2].value = entry[2].value + text
+    else:
+        entry[2] = CommentToken("\n" + text, CommentMark(0), None)
+
+
+def remove_environment(root: Path, name: str) -> None:
+    path = _path(root)
+    document = _load(path)
+    environments = document.get("environments")
+    if not isinstance(environments, dict) or name not in environments:
+        raise ConfigError(f"{path}: no environment '{name}'")
+    trailing = _take_trailing(environments) if list(environments)[-1] == name else None
+    del environments[name]
+    if trailing and environments:
+        _give_trailing(environments, trailing)
+    elif trailing:
+        keys = list(document)
+        after = keys.index("environments") + 1
+        if after < len(keys):
+            entry = document.ca.items.setdefault(keys[after], [None, None, None, None])
+            entry[1] = [CommentToken(trailing, CommentMark(0), None)]
+    _save(path, document)
+
+
+def list_environments(root: Path) -> list[EnvironmentRow]:
+    from appsync.config.model import load_config
+
+    config = load_config(root)
+    if config is None:
+        _path(root)
+        return []
+    return [
+        EnvironmentRow(name, mask_url(env.url), env.protected, tuple(sorted(env.bindings)))
+        for name, env in config.environments.items()
+    ]

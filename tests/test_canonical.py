@@ -170,3 +170,17 @@ def test_any_objects_round_trip(reg: Registry, names: list[str], params: object,
     back = {o.key: o for o in parse(reg, tree.files)}
     assert all(back[o.key].rev == o.rev for o in objs)
     assert render(reg, list(back.values())).files == tree.files
+
+
+def test_sets_and_keyed_lists_must_be_lists_without_repeats(reg: Registry) -> None:
+    files = {
+        "admin/roles/a.json": b'{"id": "r1", "name": "A", "grants": "x"}',
+        "admin/roles/b.json": b'{"id": "r2", "name": "B", "grants": ["x", "x"]}',
+        "admin/users/c.json": b'{"id": "u1", "login": "c", "role_ids": ["r1"]}',
+    }
+    with pytest.raises(TreeError) as info:
+        parse(reg, files)
+    assert info.value.problems == [
+        "admin/roles/a.json: 'grants' must be a list, not str",
+        "admin/roles/b.json: 'grants' repeats a value (it is a set)",
+    ]

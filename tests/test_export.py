@@ -185,3 +185,26 @@ def test_export_works_on_a_read_only_sqlite_file(tmp_path: Path) -> None:
     result = run("export", f"sqlite:///{db}", "--repo", str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     assert db.read_bytes() == before
+
+
+def test_export_refuses_to_overwrite_uncommitted_edits(dev: str, repo: Path) -> None:
+    run("export", dev, "--repo", str(repo))
+    page = repo / "apps/invoices/ui/pages/invoice-list.json"
+    page.write_text(page.read_text().replace('"Invoices"', '"Work in progress"'))
+    sql(dev, "UPDATE pages SET route = '/changed' WHERE name = 'Invoice List'")
+    before = tree_bytes(repo)
+    refused = run("export", dev, "--repo", str(repo))
+    assert refused.exit_code == 1
+    assert "uncommitted" in refused.stderr and "invoice-list.json" in refused.stderr
+    assert tree_bytes(repo) == before
+    forced = run("export", dev, "--repo", str(repo), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "Work in progress" not in page.read_text()
+
+
+def test_export_follows_the_apps_of_appsync_yaml(dev: str, repo: Path) -> None:
+    config = repo / "appsync.yaml"
+    config.write_text(config.read_text().replace("apps: []", "apps: [contractors, payroll]"))
+    assert run("export", dev, "--repo", str(repo)).exit_code == 0
+    assert (repo / "apps/contractors/app.json").exists()
+    assert not (repo / "apps/invoices").exists()

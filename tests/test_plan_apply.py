@@ -365,3 +365,79 @@ def test_invalid_tree_is_refused_with_every_problem(synced: World) -> None:
     assert result.exit_code == 1
     assert "no-such-page" in result.stderr and "repeats id" in result.stderr
     assert table_digest(synced.prod) == before
+
+
+def test_saved_plan_tampering_reapply_and_other_instance(synced: World, tmp_path: Path) -> None:
+    (synced.repo / SQL_FILE).write_text("SELECT 'reviewed'\n")
+    synced.commit("Reviewed change")
+    saved = tmp_path / "plan.json"
+    synced.plan("--out", str(saved))
+    doc = json.loads(saved.read_text())
+    doc["changes"][0]["desired"]["sql"] = "DROP TABLE invoices"
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(doc))
+    before = table_digest(synced.prod)
+    refused = run("apply", synced.prod, str(tampered))
+    assert refused.exit_code == 1 and "altered" in refused.stderr
+    assert table_digest(synced.prod) == before
+
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    copy = f"sqlite:///{other / 'prod.db'}"
+    run("instance", "init", copy)
+    elsewhere = run("apply", copy, str(saved))
+    assert elsewhere.exit_code == 1 and "another instance" in elsewhere.stderr
+
+    assert run("apply", synced.prod, str(saved)).exit_code == 0
+    again = run("apply", synced.prod, str(saved))
+    assert again.exit_code == 4 and "already been applied" in again.stderr
+
+
+def test_skip_records_the_target_as_agreed(synced: World) -> None:
+    sql(synced.prod, "UPDATE queries SET sql = 'SELECT 2' WHERE id = :i", i=Q_TOTALS)
+    (synced.repo / SQL_FILE).write_text("SELECT 3\n")
+    synced.commit("Conflicting edit")
+    assert synced.apply("--yes", "--conflicts", "skip").exit_code == 0
+    after = plan_json(synced)
+    assert [c["action"] for c in after["changes"]] == ["ahead"]
+    assert synced.plan("--detailed-exitcode").exit_code == 0
+
+
+def test_skipped_missing_objects_take_their_dependents_along(world: World) -> None:
+    sql(world.prod, "INSERT INTO roles (id, name) VALUES ('other-id', 'Viewers')")
+    result = world.apply("--yes", "--conflicts", "skip")
+    assert result.exit_code == 0, result.output
+    viewers = uid("role/viewer")
+    assert scalar(world.prod, "SELECT count(*) FROM roles WHERE id = :i", i=viewers) == 0
+    assert "refers to role Viewers, which was skipped" in result.stderr
+    rows = scalar(
+        world.prod,
+        "SELECT count(*) FROM queries WHERE CAST(allowed_roles AS TEXT) LIKE :p",
+        p=f"%{viewers}%",
+    )
+    assert rows == 0  # nothing on the target points at the role that is not there
+    assert scalar(world.prod, "SELECT count(*) FROM roles") == 4  # 3 of ours + theirs
+    assert scalar(world.prod, "SELECT count(*) FROM apps") == 2  # the rest still applied
+
+
+def test_failed_full_apply_audits_nothing_written(world: World) -> None:
+    trigger = (
+        "CREATE TRIGGER no_reports BEFORE INSERT ON reports "
+        "BEGIN SELECT RAISE(ABORT, 'reports are frozen'); END"
+    )
+    if world.prod.startswith("postgresql"):
+        sql(
+            world.prod,
+            "CREATE FUNCTION frozen() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$BEGIN RAISE EXCEPTION 'reports are frozen'; END$$",
+        )
+        trigger = (
+            "CREATE TRIGGER no_reports BEFORE INSERT ON reports "
+            "FOR EACH ROW EXECUTE FUNCTION frozen()"
+        )
+    sql(world.prod, trigger)
+    failed = world.apply("--yes")
+    assert failed.exit_code == 1 and "committed units: none" in failed.stderr
+    assert scalar(world.prod, "SELECT count(*) FROM pages") == 0
+    log = json.loads(run("log", world.prod, "--format", "json").stdout)
+    assert log[0]["status"] == "failed" and log[0]["counts"]["create"] == 0

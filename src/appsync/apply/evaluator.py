@@ -68,6 +68,17 @@ def check_stale(
             was = "absent" if change.from_rev is None else change.from_rev[:15]
             is_ = "absent" if live is None else live.rev[:15]
             stale.append(f"{change.label()} ({change.id}): was {was}, is {is_}")
+    applied = all(
+        (now[c.key].rev if c.key in now else None)
+        == (c.desired_rev if c.action != "delete" else None)
+        for c in touched
+    )
+    if stale and applied:
+        raise StaleError(
+            "this plan has already been applied: every object it touches holds its new "
+            "version; make a new plan",
+            stale,
+        )
     if stale:
         raise StaleError(f"the target changed since the plan was made: {'; '.join(stale)}", stale)
 
@@ -233,6 +244,7 @@ def _evaluate(
 ) -> None:
     work: list[Unit | None] = list(units) or [None]
     for index, unit in enumerate(work):
+        counts, rows = Counter(report.counts), Counter(report.rows)
         try:
             with instance.engine.begin() as connection:
                 if index == 0:
@@ -251,6 +263,7 @@ def _evaluate(
         except StaleError:
             raise
         except Exception as exc:
+            report.counts, report.rows = counts, rows  # the unit was rolled back
             name = unit.name if unit is not None else "records"
             done = ", ".join(report.committed) or "none"
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

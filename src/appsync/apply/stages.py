@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from appsync.canonical.revs import make_obj
+from appsync.errors import UsageError
 from appsync.kinds import CATEGORIES, KindSpec, Registry
 from appsync.plan.model import Change, from_jsonable
 from appsync.validate import values_at
@@ -51,6 +53,11 @@ def step_for(registry: Registry, change: Change, op: Op) -> Step:
         assert change.desired is not None, f"{change.label()} has no desired content"
         binary = [f.name for f in spec.fields.values() if f.type == "bytes"]
         content = from_jsonable(change.desired, binary)
+        if change.desired_rev is None or make_obj(spec, content).rev != change.desired_rev:
+            raise UsageError(
+                f"the plan's content for {change.label()} ({change.id}) does not match its "
+                "rev: the plan file was altered after it was made"
+            )
     return Step(op, change, content)
 
 

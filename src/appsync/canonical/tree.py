@@ -13,6 +13,7 @@ dot; a sidecar that would end in ``.json`` is named ``<slug>.data.json`` so the 
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
@@ -241,6 +242,14 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 
 def _type_problem(field: FieldSpec, value: Any) -> str | None:
+    if field.type == "json" and (field.set or field.keyed_list is not None):
+        if not isinstance(value, list):
+            return f"must be a list, not {type(value).__name__}"
+        if field.set:
+            seen = [json.dumps(v, sort_keys=True) for v in value]
+            if len(set(seen)) != len(seen):
+                return "repeats a value (it is a set)"
+        return None
     expected = _TYPES.get(field.type)
     if expected is None:
         return None

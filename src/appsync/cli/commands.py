@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from appsync.config import load_config
 from appsync.errors import UsageError
 from appsync.gitstore import open_repo
 from appsync.kinds import registry
@@ -64,6 +65,14 @@ def instance_init(url: str, example: bool) -> None:
     help="Commit the live state on this new branch from HEAD; the current branch, index "
     "and work tree stay as they are (capture a hotfix for a pull request).",
 )
+@click.option("--force", is_flag=True, help="Overwrite uncommitted changes in the work tree.")
+@click.option(
+    "--zip",
+    "zip_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the one --app as a package (ZIP) instead; no Git repository needed.",
+)
+@click.option("--tag", help="With --zip: the package's version tag.")
 def export_command(
     target: str,
     repo_dir: Path,
@@ -72,8 +81,16 @@ def export_command(
     message: str | None,
     no_commit: bool,
     branch: str | None,
+    force: bool,
+    zip_file: Path | None,
+    tag: str | None,
 ) -> None:
     """Write TARGET's apps into the canonical tree and commit them."""
+    if zip_file is not None:
+        from appsync.cli.package_commands import export_zip
+
+        export_zip(target, repo_dir, apps, zip_file, tag)
+        return
     if branch and no_commit:
         raise UsageError("--branch always commits (on the new branch): drop --no-commit")
     repo = open_repo(repo_dir)
@@ -81,6 +98,10 @@ def export_command(
     kinds = [c.strip() for c in components.split(",") if c.strip()] if components else None
     if kinds is None and resolved.environment is not None:
         kinds = resolved.environment.components
+    config = load_config(repo.root)
+    from_config = not apps and config is not None and bool(config.apps)
+    if from_config and config is not None:
+        apps = tuple(config.apps)
     with open_target(resolved, read_only=True) as instance:
         result = export_uc.export(
             instance,
@@ -91,6 +112,8 @@ def export_command(
             message=message or (f"Capture {instance.name}" if branch else None),
             commit=not no_commit,
             branch=branch,
+            force=force,
+            strict_apps=not from_config,
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -102,7 +125,7 @@ def export_command(
         return
     click.echo(
         f"Exported {result.objects} objects from {instance.name}: "
-        f"{len(result.written)} files written, {len(result.removed)} removed."
+        f"{_count(len(result.written), 'file')} written, {len(result.removed)} removed."
     )
     if branch and result.commit:
         click.echo(f"Committed {result.commit[:12]} on new branch '{branch}'.")
@@ -110,6 +133,10 @@ def export_command(
         click.echo(f"Committed {result.commit[:12]}.")
     else:
         click.echo("Not committed (--no-commit).")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @click.command("fmt")

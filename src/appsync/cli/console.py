@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 
 import click
@@ -33,7 +34,19 @@ class Console:
         click.echo(f"\nConflict: {change.label()} ({change.path or change.id})")
         click.echo(f"  {change.reason}")
         for diff in change.fields:
-            click.echo(f"  {diff.path}: {diff.old!r} (target) -> {diff.new!r} (repo)")
+            if (
+                isinstance(diff.old, str)
+                and isinstance(diff.new, str)
+                and "\n" in diff.old + diff.new
+            ):
+                click.echo(f"  {diff.path}: (- target, + repo)")
+                lines = difflib.unified_diff(
+                    diff.old.splitlines(), diff.new.splitlines(), lineterm="", n=2
+                )
+                for line in list(lines)[2:]:
+                    click.echo(f"    {line}")
+            else:
+                click.echo(f"  {diff.path}: {diff.old!r} (target) -> {diff.new!r} (repo)")
         answer = click.prompt(
             "  Keep [r]epo, keep [l]ive, [s]kip, or [a]bort?",
             type=click.Choice(["r", "l", "s", "a"]),

@@ -14,6 +14,7 @@ from appsync.cli.console import Console
 from appsync.cli.drift_render import render_drift
 from appsync.errors import ConflictError, RepoError, UsageError
 from appsync.gitstore import GitRepo, open_repo
+from appsync.instance.reader import read_instance_id
 from appsync.instance.state import read_audit, read_object_history
 from appsync.kinds import registry
 from appsync.plan.model import Plan
@@ -120,7 +121,7 @@ def apply_options(command: Callable[..., None]) -> Callable[..., None]:
         ),
         click.option(
             "--lock-timeout",
-            type=float,
+            type=click.FloatRange(min=0),
             default=0.0,
             show_default=True,
             help="Seconds to wait for another apply to finish.",
@@ -166,7 +167,14 @@ def apply_command(
         resolved, dirty=saved.source.dirty, conflicts=settings.conflicts, force=options["force"]
     )
     with open_target(resolved) as instance:
-        if saved.target.url and saved.target.url != instance.display:
+        instance_id = read_instance_id(instance, registry())
+        if saved.target.instance_id and instance_id:
+            if saved.target.instance_id != instance_id:
+                raise UsageError(
+                    f"{plan_file} was made for another instance ({saved.target.url}), "
+                    f"not {instance.display}"
+                )
+        elif saved.target.url and saved.target.url != instance.display:
             raise UsageError(f"{plan_file} was made for {saved.target.url}, not {instance.display}")
         outcome = run_apply(
             instance, registry(), lambda: saved, settings, Console(), show_plan=False

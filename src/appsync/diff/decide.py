@@ -83,7 +83,11 @@ def decide(
         return make("unchanged", "identical")
     if s is not None and live.rev == s.applied_rev and d.rev == s.desired_rev:
         if s.applied_rev != s.desired_rev:
-            return make("ahead", "the target holds a merge Git lacks; capture it with export")
+            return make(
+                "ahead",
+                "the target holds a version Git lacks (merged, or kept over the repo's); "
+                "capture it with export",
+            )
         return make("unchanged", "in sync")
     if s is not None and live.rev == s.applied_rev == s.desired_rev:
         return make("update", "the target did not change since it was last synced")
@@ -91,7 +95,9 @@ def decide(
         return make("update", "the repo descends from the target's revision")
     if s is not None and live.rev == s.applied_rev:
         return make(
-            "conflict", "the target holds a merge Git lacks and the repo changed", s.desired_rev
+            "conflict",
+            "the target holds a version Git lacks (merged or kept) and the repo changed",
+            s.desired_rev,
         )
     if s is not None and d.rev == s.desired_rev:
         return make("ahead", "changed on the target since the last sync; Git did not change")

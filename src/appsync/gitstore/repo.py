@@ -100,6 +100,10 @@ class GitRepo:
                             files[rel] = handle.read()
         return files
 
+    def dirty_paths(self) -> set[str]:
+        """Paths whose work-tree or index state differs from HEAD (ignored files aside)."""
+        return {p for p, flags in self._repo.status().items() if flags != FileStatus.IGNORED}
+
     def is_dirty(self, roots: Iterable[str] | None = None) -> bool:
         """Whether anything under ``roots`` (folders or single files) differs from HEAD."""
         scope = tuple(roots) if roots is not None else None

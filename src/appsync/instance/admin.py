@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from sqlalchemy import insert
@@ -46,7 +47,11 @@ def _create(instance: Instance, registry: Registry, *, example: bool) -> dict[st
     with translate(instance.display), instance.engine.begin() as connection:
         metadata.create_all(connection)
         connection.execute(
-            insert(metadata.tables[META]), [{"key": "schema_version", "value": SCHEMA_VERSION}]
+            insert(metadata.tables[META]),
+            [
+                {"key": "schema_version", "value": SCHEMA_VERSION},
+                {"key": "instance_id", "value": str(uuid.uuid4())},
+            ],
         )
         if example:
             for table, rows in example_rows().items():

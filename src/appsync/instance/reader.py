@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 
 from appsync.canonical.revs import make_obj
 from appsync.instance.connect import Instance, require_schema, translate
-from appsync.instance.schema import HISTORY, build_metadata
+from appsync.instance.schema import HISTORY, META, build_metadata
 from appsync.instance.state import read_sync_state
 from appsync.kinds import KindSpec, Registry
 from appsync.model import HistoryEntry, Obj, SyncState
@@ -64,6 +64,16 @@ def read_history(
                 HistoryEntry(rev=row.rev, at=row.timestamp, origin=row.origin)
             )
     return history
+
+
+def read_instance_id(instance: Instance, registry: Registry) -> str | None:
+    """The id ``instance init`` gave this instance: it tells instances apart whatever
+    URL reaches them."""
+    table = build_metadata(registry).tables[META]
+    query = select(table.c.value).where(table.c.key == "instance_id")
+    with translate(instance.display), instance.engine.connect() as connection:
+        value = connection.execute(query).scalar()
+    return str(value) if value is not None else None
 
 
 def read_snapshot(

@@ -96,6 +96,18 @@ def build_plan(
     for obj in live:
         app = app_names.get(obj.app_id or "", "") if obj.app_id else ""
         live_counts[app] = live_counts.get(app, 0) + 1
+    deletes: dict[str, int] = {}
+    for change in changes:
+        if change.action == "delete":
+            deletes[change.app or ""] = deletes.get(change.app or "", 0) + 1
+    warnings = list(warnings)
+    for app, count in sorted(deletes.items()):
+        if count * 2 > live_counts.get(app, 0):
+            label = f"app '{app}'" if app else "the instance-wide objects"
+            warnings.append(
+                f"this plan deletes {count} of {live_counts.get(app, 0)} objects of {label}: "
+                "apply needs --allow-mass-delete"
+            )
     risky = [c.risk for c in changes if c.action in (*WRITES, "conflict")]
     risk: Risk = max(risky, key=RISKS.index) if risky else "low"
     return Plan(
@@ -139,4 +151,5 @@ def _change(
         reason=decision.reason,
         risk=change_risk(registry, decision),
         desired=to_jsonable(desired.content) if desired is not None else None,
+        desired_rev=desired.rev if desired is not None else None,
     )

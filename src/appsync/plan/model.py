@@ -58,6 +58,9 @@ class Change(_Frozen):
     #: The content to write is a three-way merge of the repo's and the target's (``to_rev``
     #: stays the repo's rev: it is what the sync state records as desired).
     merged: bool = False
+    #: The rev of ``desired`` (``to_rev``, or the merged rev): apply refuses content that
+    #: does not hash to it, so a saved plan cannot be altered after review.
+    desired_rev: str | None = None
     #: The desired content to write (JSON-safe: bytes as {"$base64": ...}).
     desired: dict[str, Any] | None = None
 
@@ -80,6 +83,8 @@ class TargetInfo(_Frozen):
     name: str
     url: str = ""
     fingerprint: str = ""
+    #: The instance's own id (appsync_meta), so a plan cannot be applied elsewhere.
+    instance_id: str | None = None
 
 
 class Plan(_Frozen):

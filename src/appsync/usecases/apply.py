@@ -20,6 +20,7 @@ from appsync.instance.lock import apply_lock
 from appsync.instance.state import write_audit
 from appsync.kinds import Registry
 from appsync.plan.model import Change, Plan
+from appsync.validate import values_at
 
 Strategy = Literal["prompt", "overwrite", "skip", "merge"]
 Resolution = Literal["repo", "live", "skip", "abort"]
@@ -98,7 +99,11 @@ def resolve_conflicts(
         elif change.action == "ahead" and strategy == "overwrite":
             steps.append(step_for(registry, change, "update"))
         elif change.action == "conflict":
+            # skip: the target wins, and is recorded as the agreed version (reported ahead
+            # from then on) unless there is no such object on the target to keep.
             choice: Resolution = "repo" if strategy == "overwrite" else "skip"
+            if strategy == "skip" and change.from_rev is not None:
+                choice = "live"
             if strategy == "prompt" or (strategy == "merge" and ui.interactive):
                 choice = ui.resolve(change)
             if choice == "abort":
@@ -115,7 +120,36 @@ def resolve_conflicts(
                 adopted.append(Adopt(change))
             else:
                 skipped.append(change)
+    steps = _drop_dependents(registry, steps, skipped)
     return steps, adopted, skipped
+
+
+def _drop_dependents(registry: Registry, steps: list[Step], skipped: list[Change]) -> list[Step]:
+    """Leave out writes that refer to an object that was skipped and that the target does
+    not have: writing them would leave references dangling on the target."""
+    missing = {c.id: c for c in skipped if c.from_rev is None}
+    kept = steps
+    while missing:
+        newly: dict[str, Change] = {}
+        remaining = []
+        for step in kept:
+            spec = registry.get(step.change.kind)
+            names = {
+                value
+                for ref in spec.references
+                for value in values_at(step.content or {}, ref.path)
+                if isinstance(value, str)
+            }
+            hit = next((missing[n] for n in sorted(names) if n in missing), None)
+            if step.op != "delete" and hit is not None:
+                reason = f"refers to {hit.label()}, which was skipped"
+                change = step.change.model_copy(update={"reason": reason})
+                skipped.append(change)
+                newly[change.id] = change
+            else:
+                remaining.append(step)
+        kept, missing = remaining, newly
+    return kept
 
 
 def check_mass_delete(plan: Plan, steps: list[Step], allowed: bool) -> None:

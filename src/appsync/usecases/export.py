@@ -16,7 +16,7 @@ from appsync.canonical.tree import (
     render,
 )
 from appsync.clock import now_utc
-from appsync.errors import TreeError, UsageError
+from appsync.errors import RepoError, TreeError, UsageError
 from appsync.gitstore import GitRepo
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_history, read_objects
@@ -49,13 +49,16 @@ def select_kinds(registry: Registry, components: Iterable[str] | None) -> list[K
     return wanted
 
 
-def select_apps(registry: Registry, live: list[Obj], names: Iterable[str]) -> set[str]:
-    """App ids for ``--app`` values, each an app's name or its folder slug."""
+def select_apps(
+    registry: Registry, live: list[Obj], names: Iterable[str], *, strict: bool = True
+) -> set[str]:
+    """App ids for ``--app`` values, each an app's name or its folder slug; with
+    ``strict=False`` (the apps appsync.yaml lists) an app the instance lacks is passed over."""
     apps = [o for o in live if o.kind == registry.app.kind]
     chosen: set[str] = set()
     for name in names:
         found = [a.id for a in apps if name in (a.name, slugify(a.name, "app"))]
-        if not found:
+        if not found and strict:
             known = ", ".join(sorted(a.name for a in apps)) or "none"
             raise UsageError(f"no app '{name}' on the instance (apps: {known})")
         chosen.update(found)
@@ -98,6 +101,8 @@ def export(
     message: str | None = None,
     commit: bool = True,
     branch: str | None = None,
+    force: bool = False,
+    strict_apps: bool = True,
 ) -> ExportResult:
     """Export into the work tree (and commit it), or with ``branch`` commit the live state
     on a new branch from HEAD without touching the current branch, index or work tree."""
@@ -105,7 +110,7 @@ def export(
     kind_names = {s.kind for s in kinds} | {registry.app.kind}
     live = read_objects(instance, registry, kind_names)
     app_names = list(apps)
-    app_ids = select_apps(registry, live, app_names) if app_names else None
+    app_ids = select_apps(registry, live, app_names, strict=strict_apps) if app_names else None
     live = [o for o in live if _wanted(registry, o, app_ids)]
 
     roots = managed_roots(registry)
@@ -147,6 +152,14 @@ def export(
             assert base is not None
             result.commit = repo.commit_on_branch(branch, base, changes, message)
         return result
+    if not force:
+        clobbered = sorted(repo.dirty_paths() & {*result.removed, *result.written})
+        if clobbered:
+            raise RepoError(
+                f"export would overwrite {len(clobbered)} uncommitted change(s) in "
+                f"{repo.root}: {', '.join(clobbered[:3])}{'...' if len(clobbered) > 3 else ''}; "
+                "commit or stash them first, or pass --force"
+            )
     _write(repo.root, result.removed, {p: files[p] for p in result.written})
     if commit and (result.changed or repo.is_dirty(roots)):
         result.commit = repo.commit_all(message)

@@ -152,6 +152,7 @@ def _merge_one(
             "reason": reason,
             "merged": True,
             "desired": to_jsonable(merged.content),
+            "desired_rev": merged.rev,
             "risk": spec.risk,
         }
     )

@@ -11,7 +11,7 @@ from appsync.config import CONFIG_FILE, load_config
 from appsync.errors import TreeError
 from appsync.gitstore import GitRepo
 from appsync.instance.connect import Instance
-from appsync.instance.reader import read_snapshot
+from appsync.instance.reader import read_instance_id, read_snapshot
 from appsync.kinds import Registry
 from appsync.model import Obj, SyncState
 from appsync.plan.builder import build_plan
@@ -110,7 +110,11 @@ def make_plan(
         desired,
         live,
         states,
-        target=TargetInfo(name=instance.name, url=instance.display),
+        target=TargetInfo(
+            name=instance.name,
+            url=instance.display,
+            instance_id=read_instance_id(instance, registry),
+        ),
         prune=prune,
         apps=config.apps if config else None,
         bindings=instance.bindings,

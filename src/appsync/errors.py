@@ -71,7 +71,3 @@ class LockHeldError(AppsyncError):
 
 class PackageError(AppsyncError):
     """A package (ZIP) is unsafe or invalid: every problem, one line each, exit 1."""
-
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or [message]

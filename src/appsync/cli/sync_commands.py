@@ -43,7 +43,7 @@ def _repo_or_none(repo_dir: Path) -> GitRepo | None:
         return None
 
 
-def _target(text: str, repo_dir: Path) -> Target:
+def target_for(text: str, repo_dir: Path) -> Target:
     repo = _repo_or_none(repo_dir)
     return resolve_target(text, repo.root if repo else repo_dir)
 
@@ -160,7 +160,7 @@ def apply_command(
     if ref or prune is not None:
         raise UsageError("--ref and --prune are fixed when the plan is made, not on apply")
     saved = Plan.load(plan_file)
-    resolved = _target(target, options["repo_dir"])
+    resolved = target_for(target, options["repo_dir"])
     # A saved plan was reviewed when it was made: applying it is the approval.
     settings = _settings(resolved, f"apply {plan_file.name}", {**options, "yes": True})
     check_protected(
@@ -179,7 +179,7 @@ def apply_command(
         outcome = run_apply(
             instance, registry(), lambda: saved, settings, Console(), show_plan=False
         )
-    _finish(outcome)
+    finish_apply(outcome)
 
 
 @click.command("rollback")
@@ -237,10 +237,10 @@ def _apply_tree(
             keyed = {o.key: o for o in desired.objs}
             for path in write_merged_uc(reg, repo, outcome.written, keyed, instance.name):
                 click.echo(f"wrote merged {path}")
-    _finish(outcome)
+    finish_apply(outcome)
 
 
-def _finish(outcome: ApplyOutcome) -> None:
+def finish_apply(outcome: ApplyOutcome) -> None:
     _report(outcome)
     if outcome.unresolved:
         names = "; ".join(f"{c.label()}: {c.reason}" for c in outcome.unresolved)
@@ -282,7 +282,7 @@ def log_command(
     target: str, repo_dir: Path, object_id: str | None, fmt: str, limit: int | None
 ) -> None:
     """The audit log of TARGET (who applied what, from which commit), newest first."""
-    resolved = _target(target, repo_dir)
+    resolved = target_for(target, repo_dir)
     with open_target(resolved, read_only=True) as instance:
         if object_id:
             rows = read_object_history(instance, registry(), object_id)[: limit or None]

@@ -94,5 +94,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def second_db(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> str:
+    """A second new database on the same backend as ``db_url`` (a target beside it)."""
+    if db_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'prod.db'}"
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.new_database()
+
+
+@pytest.fixture
 def pg_url(pg_server: PgServer) -> str:
     return pg_server.new_database()

@@ -52,3 +52,22 @@ def make_world(tmp_path: Path, dev: str, prod: str) -> World:
     assert run("init", str(repo)).exit_code == 0
     assert run("export", dev, "--repo", str(repo), "-m", "Export dev").exit_code == 0
     return World(dev, prod, repo)
+
+
+def freeze_reports(url: str) -> None:
+    """A trigger that makes every insert into reports fail, to break an apply midway."""
+    trigger = (
+        "CREATE TRIGGER no_reports BEFORE INSERT ON reports "
+        "BEGIN SELECT RAISE(ABORT, 'reports are frozen'); END"
+    )
+    if url.startswith("postgresql"):
+        sql(
+            url,
+            "CREATE FUNCTION frozen() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$BEGIN RAISE EXCEPTION 'reports are frozen'; END$$",
+        )
+        trigger = (
+            "CREATE TRIGGER no_reports BEFORE INSERT ON reports "
+            "FOR EACH ROW EXECUTE FUNCTION frozen()"
+        )
+    sql(url, trigger)

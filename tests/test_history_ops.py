@@ -18,13 +18,6 @@ WIDGETS = "SELECT widgets FROM pages WHERE name = 'Invoice List'"
 
 
 @pytest.fixture
-def second_db(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> str:
-    if db_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / 'prod.db'}"
-    return request.getfixturevalue("pg_server").new_database()
-
-
-@pytest.fixture
 def synced(tmp_path: Path, db_url: str, second_db: str) -> World:
     world = make_world(tmp_path, db_url, second_db)
     assert world.apply("--yes").exit_code == 0

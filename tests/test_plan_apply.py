@@ -11,17 +11,10 @@ import pytest
 
 from appsync.instance.example import uid
 from tests.helpers import run, table_digest, tree_bytes
-from tests.sync_helpers import World, make_world, scalar, sql
+from tests.sync_helpers import World, freeze_reports, make_world, scalar, sql
 
 Q_TOTALS = uid("query/monthly-totals")
 SQL_FILE = "apps/invoices/data/queries/monthly-totals.sql"
-
-
-@pytest.fixture
-def second_db(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> str:
-    if db_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / 'prod.db'}"
-    return request.getfixturevalue("pg_server").new_database()
 
 
 @pytest.fixture
@@ -300,21 +293,7 @@ def test_postgres_advisory_lock(tmp_path: Path, pg_server) -> None:  # type: ign
 
 
 def test_batch_failure_names_committed_units(world: World) -> None:
-    trigger = (
-        "CREATE TRIGGER no_reports BEFORE INSERT ON reports "
-        "BEGIN SELECT RAISE(ABORT, 'reports are frozen'); END"
-    )
-    if world.prod.startswith("postgresql"):
-        sql(
-            world.prod,
-            "CREATE FUNCTION frozen() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$BEGIN RAISE EXCEPTION 'reports are frozen'; END$$",
-        )
-        trigger = (
-            "CREATE TRIGGER no_reports BEFORE INSERT ON reports "
-            "FOR EACH ROW EXECUTE FUNCTION frozen()"
-        )
-    sql(world.prod, trigger)
+    freeze_reports(world.prod)
     failed = world.apply("--yes", "--transaction", "batch")
     assert failed.exit_code == 1
     assert "files+reports" in failed.stderr and "reports are frozen" in failed.stderr
@@ -421,21 +400,7 @@ def test_skipped_missing_objects_take_their_dependents_along(world: World) -> No
 
 
 def test_failed_full_apply_audits_nothing_written(world: World) -> None:
-    trigger = (
-        "CREATE TRIGGER no_reports BEFORE INSERT ON reports "
-        "BEGIN SELECT RAISE(ABORT, 'reports are frozen'); END"
-    )
-    if world.prod.startswith("postgresql"):
-        sql(
-            world.prod,
-            "CREATE FUNCTION frozen() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$BEGIN RAISE EXCEPTION 'reports are frozen'; END$$",
-        )
-        trigger = (
-            "CREATE TRIGGER no_reports BEFORE INSERT ON reports "
-            "FOR EACH ROW EXECUTE FUNCTION frozen()"
-        )
-    sql(world.prod, trigger)
+    freeze_reports(world.prod)
     failed = world.apply("--yes")
     assert failed.exit_code == 1 and "committed units: none" in failed.stderr
     assert scalar(world.prod, "SELECT count(*) FROM pages") == 0

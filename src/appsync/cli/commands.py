@@ -162,16 +162,6 @@ def env_group() -> None:
     """Manage the environments in appsync.yaml (comments and layout are kept)."""
 
 
-ENV_REPO = click.option(
-    "--repo",
-    "repo_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="The repository whose appsync.yaml to edit.",
-)
-
-
 @env_group.command("add")
 @click.argument("name")
 @click.option("--url", required=True, help="Database URL; may name variables: ${VAR}.")
@@ -187,7 +177,7 @@ ENV_REPO = click.option(
     metavar="NAME=VALUE",
     help="A per-environment value, used as ${binding:NAME} in the tree.",
 )
-@ENV_REPO
+@REPO_OPTION
 def env_add(
     name: str,
     url: str,
@@ -223,7 +213,7 @@ def env_add(
 
 @env_group.command("remove")
 @click.argument("name")
-@ENV_REPO
+@REPO_OPTION
 def env_remove(name: str, repo_dir: Path) -> None:
     """Remove environment NAME from appsync.yaml."""
     from appsync.config.edit import remove_environment
@@ -233,7 +223,7 @@ def env_remove(name: str, repo_dir: Path) -> None:
 
 
 @env_group.command("list")
-@ENV_REPO
+@REPO_OPTION
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def env_list(repo_dir: Path, fmt: str) -> None:
     """List the environments in appsync.yaml (passwords masked)."""

@@ -92,6 +92,7 @@ def _run_unit(
     actor: str,
     report: ApplyReport,
     bindings: Bindings,
+    say: Reporter | None = None,
 ) -> None:
     writer = Writer(connection, registry, bindings)
     for (kind, op), group in itertools.groupby(unit.steps, key=lambda s: (s.change.kind, s.op)):
@@ -104,6 +105,8 @@ def _run_unit(
         else:
             writer.delete(spec, [s.change.id for s in steps])
         report.counts[op] += len(steps)
+        if say is not None:
+            say(f"{spec.category}: {len(steps)} {kind} {op}{'s' if len(steps) != 1 else ''}")
     _record(connection, registry, unit.steps, origin=origin, actor=actor, writer=writer)
     report.rows.update(writer.rows)
 
@@ -220,6 +223,7 @@ def evaluate(
                             actor=actor,
                             report=report,
                             bindings=instance.bindings,
+                            say=say,
                         )
                         say(f"transaction {unit.name!r}: {len(unit.steps)} change(s), dry run")
                     report.rows[SYNC_STATE] += _adopt(connection, registry, adopted, origin)
@@ -259,6 +263,7 @@ def _evaluate(
                         actor=actor,
                         report=report,
                         bindings=instance.bindings,
+                        say=say,
                     )
         except StaleError:
             raise

@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from appsync.instance.example import EXAMPLE_SECRETS, uid
 from tests.helpers import git, run, tree_bytes
+from tests.sync_helpers import sql
 
 
 @pytest.fixture
@@ -26,15 +26,6 @@ def repo(tmp_path: Path) -> Path:
     path = tmp_path / "repo"
     assert run("init", str(path)).exit_code == 0
     return path
-
-
-def sql(url: str, statement: str, **params: object) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(statement), params)
-    finally:
-        engine.dispose()
 
 
 def commits(repo: Path) -> list[str]:

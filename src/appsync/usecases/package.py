@@ -56,11 +56,10 @@ from appsync.package.layout import (
     readme,
 )
 from appsync.package.names import show
-from appsync.plan.model import Plan, Source, TargetInfo
+from appsync.plan.model import Plan, Source
 from appsync.usecases.apply import ApplyOptions, ApplyOutcome, Interaction, actor, run_apply
 from appsync.usecases.export import build_history, select_apps
-from appsync.usecases.merge import merge_conflicts
-from appsync.usecases.plan import Desired, make_plan_from
+from appsync.usecases.plan import Desired, plan_against
 
 #: ``exported_at`` of a tree whose objects carry no history.
 EPOCH = "1980-01-01T00:00:00Z"
@@ -336,25 +335,16 @@ def import_package(
     def get_plan() -> Plan:
         live, states = read_snapshot(instance, registry)
         scoped, scoped_states = package_scope(registry, verified.objs, app_id, live, states)
-        plan = make_plan_from(
+        plan = plan_against(
+            instance,
             registry,
             desired,
             scoped,
             scoped_states,
-            target=TargetInfo(name=instance.name, url=instance.display),
+            repo=None,
             prune=prune,
-            bindings=instance.bindings,
+            merge=options.conflicts == "merge",
         )
-        if options.conflicts == "merge":
-            plan = merge_conflicts(
-                registry,
-                plan,
-                instance=instance,
-                repo=None,
-                desired={o.key: o for o in verified.objs},
-                live={o.key: o for o in scoped},
-                states=scoped_states,
-            )
         if not allow_role_creation:
             _refuse_role_creation(registry, plan)
         return plan

@@ -90,21 +90,21 @@ def make_plan_from(
     )
 
 
-def make_plan(
+def plan_against(
     instance: Instance,
-    repo: GitRepo,
     registry: Registry,
+    desired: Desired,
+    live: list[Obj],
+    states: dict[tuple[str, str], SyncState],
     *,
-    ref: str | None = None,
+    repo: GitRepo | None,
     prune: bool = False,
-    desired: Desired | None = None,
+    apps: list[str] | None = None,
     merge: bool = False,
 ) -> Plan:
-    """The plan for ``instance``; with ``merge``, conflicts that merge cleanly become
-    updates of the merged content (:mod:`appsync.usecases.merge`)."""
-    desired = desired or load_desired(repo, registry, ref)
-    live, states = read_snapshot(instance, registry)
-    config = load_config(repo.root)
+    """The plan of ``desired`` against a snapshot of ``instance``; with ``merge``, conflicts
+    that merge cleanly become updates of the merged content (:mod:`appsync.usecases.merge`).
+    ``repo`` (when there is one) is searched for merge bases."""
     plan = make_plan_from(
         registry,
         desired,
@@ -116,7 +116,7 @@ def make_plan(
             instance_id=read_instance_id(instance, registry),
         ),
         prune=prune,
-        apps=config.apps if config else None,
+        apps=apps,
         bindings=instance.bindings,
     )
     if merge:
@@ -130,3 +130,30 @@ def make_plan(
             states=states,
         )
     return plan
+
+
+def make_plan(
+    instance: Instance,
+    repo: GitRepo,
+    registry: Registry,
+    *,
+    ref: str | None = None,
+    prune: bool = False,
+    desired: Desired | None = None,
+    merge: bool = False,
+) -> Plan:
+    """The plan of the repo (work tree or ``ref``) for ``instance``."""
+    desired = desired or load_desired(repo, registry, ref)
+    live, states = read_snapshot(instance, registry)
+    config = load_config(repo.root)
+    return plan_against(
+        instance,
+        registry,
+        desired,
+        live,
+        states,
+        repo=repo,
+        prune=prune,
+        apps=config.apps if config else None,
+        merge=merge,
+    )

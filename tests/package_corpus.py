@@ -43,7 +43,7 @@ def example_tree(registry: Registry) -> dict[str, bytes]:
     rows = example_rows()
     objs = []
     for spec in registry:
-        for row in rows.get(spec.table, []):
+        for row in rows.get(spec.storage.table, []):
             obj = make_obj(spec, row)
             entry = HistoryEntry(rev=obj.rev, at=AT, origin="instance:dev")
             objs.append(make_obj(spec, row, (entry,)))

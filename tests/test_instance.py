@@ -67,7 +67,7 @@ def test_reader_never_selects_secrets(db_url: str, reg: Registry) -> None:
     blob = repr([o.content for o in objs])
     assert not any(secret in blob for secret in EXAMPLE_SECRETS)
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    tables = {spec.table for spec in reg}
+    tables = {spec.storage.table for spec in reg}
     kind_selects = [s for s in selects if any(f"\nFROM {t} " in s for t in tables)]
     assert len(kind_selects) == len(reg)  # one query per table, never one per object
     assert not any("password_hash" in s or "credentials" in s for s in selects)

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from appsync.instance.example import uid
 from tests.helpers import run, table_digest, tree_bytes
@@ -300,7 +301,21 @@ def test_batch_failure_names_committed_units(world: World) -> None:
     assert "committed units: roles+users, ui, data+functions" in failed.stderr
     assert scalar(world.prod, "SELECT count(*) FROM pages") == 5
     assert scalar(world.prod, "SELECT count(*) FROM files") == 0
-    assert scalar(world.prod, "SELECT status FROM appsync_audit") == "partial"
+    # Each committed unit wrote its own audit row with its data; the failure is recorded last.
+    engine = create_engine(world.prod)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT status, command FROM appsync_audit ORDER BY seq")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [r.status for r in rows] == ["applied", "applied", "applied", "partial"]
+    assert [r.command for r in rows[:3]] == [
+        "apply [unit 1/4: roles+users]",
+        "apply [unit 2/4: ui]",
+        "apply [unit 3/4: data+functions]",
+    ]
 
 
 def test_mass_delete_needs_permission(synced: World) -> None:

@@ -5,37 +5,19 @@ Pure: it sees the desired objects and the ids present on the target, never a con
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from appsync.kinds import Registry
+from appsync.kinds import KeyedList, Registry
 from appsync.model import Obj
+from appsync.paths import values_at
 
 
 @dataclass
 class Validation:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def values_at(value: Any, path: str) -> Iterator[Any]:
-    """Values at a reference path such as ``widgets[*].props.page_id`` (missing: none)."""
-    if not path:
-        yield value
-        return
-    head, _, rest = path.partition(".")
-    star = head.endswith("[*]")
-    name = head[:-3] if star else head
-    if not isinstance(value, dict) or name not in value:
-        return
-    inner = value[name]
-    if star:
-        if isinstance(inner, list):
-            for item in inner:
-                yield from values_at(item, rest)
-    else:
-        yield from values_at(inner, rest)
 
 
 def _where(obj: Obj) -> str:
@@ -87,25 +69,31 @@ def validate(
             if not isinstance(items, list):
                 result.errors.append(f"{_where(obj)}: '{name}' must be a list")
                 continue
-            _check_keyed(result, obj, name, items, fspec.keyed_list.key, fspec.keyed_list.group)
+            _check_keyed(result, obj, name, items, fspec.keyed_list)
     return result
 
 
 def _check_keyed(
-    result: Validation, obj: Obj, name: str, items: list[Any], key: str, group: str | None
+    result: Validation, obj: Obj, name: str, items: list[Any], keyed: KeyedList
 ) -> None:
     seen: set[tuple[Any, Any]] = set()
+    group = keyed.group
     for i, item in enumerate(items):
-        if not isinstance(item, dict) or key not in item:
-            result.errors.append(f"{_where(obj)}: {name}[{i}] has no '{key}'")
+        if not isinstance(item, dict) or any(k not in item for k in keyed.key):
+            missing = "', '".join(keyed.key)
+            result.errors.append(f"{_where(obj)}: {name}[{i}] has no '{missing}'")
             continue
         scope = item.get(group) if group else None
-        ident = (scope, _hashable(item[key]))
+        ident = (scope, _hashable(keyed.key_of(item)))
         if ident in seen:
             within = f" within {group} '{scope}'" if group else ""
-            result.errors.append(f"{_where(obj)}: {name}[{i}] repeats {key} '{item[key]}'{within}")
+            first = keyed.key[0]
+            what = keyed.label(item) if len(keyed.key) > 1 else f"{first} '{item[first]}'"
+            result.errors.append(f"{_where(obj)}: {name}[{i}] repeats {what}{within}")
         seen.add(ident)
 
 
 def _hashable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_hashable(v) for v in value)
     return value if isinstance(value, str | int | float | bool | None) else repr(value)

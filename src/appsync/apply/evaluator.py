@@ -1,5 +1,7 @@
 """Runs units of work against the instance: checks staleness, writes objects, records
-history and sync state. A dry run walks the same units in one transaction and rolls back."""
+history, sync state and the audit row — each unit's records in the unit's own transaction,
+so the audit log never misses an apply that wrote. A dry run walks the same units in one
+transaction and rolls back."""
 
 from __future__ import annotations
 
@@ -7,23 +9,22 @@ import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-
-from sqlalchemy import Connection
+from typing import Any
 
 from appsync.apply.stages import Step, Unit
 from appsync.bindings import Bindings
 from appsync.clock import now_utc
 from appsync.errors import AppsyncError, StaleError
-from appsync.instance.connect import Instance, translate
-from appsync.instance.schema import HISTORY, SYNC_STATE
-from appsync.instance.state import forget_sync_state, write_history, write_sync_state
-from appsync.instance.writer import Writer, read_by_keys
+from appsync.instance.connect import Instance
 from appsync.kinds import Registry
 from appsync.plan.model import Change, to_jsonable
+from appsync.port import UnitOfWork
 
 Reporter = Callable[[str], None]
+#: Builds an audit row from a unit's counts, its status and a note naming the unit.
+AuditRow = Callable[[Mapping[str, int], str, str], dict[str, Any]]
 
 
 @dataclass
@@ -52,13 +53,13 @@ class Adopt:
 
 
 def check_stale(
-    connection: Connection,
+    uow: UnitOfWork,
     registry: Registry,
     touched: Sequence[Change],
     bindings: Bindings | None = None,
 ) -> None:
     """Refuse when any touched object's live rev is not the one the plan saw."""
-    found = read_by_keys(connection, registry, [c.key for c in touched])
+    found = uow.read_keys([c.key for c in touched])
     unbind = (bindings if bindings is not None else Bindings()).unbind
     now = {o.key: o for o in unbind(registry, found.values())}
     stale = []
@@ -84,7 +85,7 @@ def check_stale(
 
 
 def _run_unit(
-    connection: Connection,
+    uow: UnitOfWork,
     registry: Registry,
     unit: Unit,
     *,
@@ -92,38 +93,39 @@ def _run_unit(
     actor: str,
     report: ApplyReport,
     bindings: Bindings,
-    say: Reporter | None = None,
-) -> None:
-    writer = Writer(connection, registry, bindings)
+    say: Reporter,
+) -> Counter[str]:
+    """Write one unit's steps and record them; returns the unit's counts per operation."""
+    counts: Counter[str] = Counter()
     for (kind, op), group in itertools.groupby(unit.steps, key=lambda s: (s.change.kind, s.op)):
         steps = list(group)
         spec = registry.get(kind)
         if op == "create":
-            writer.create(spec, [s.content or {} for s in steps])
+            uow.create(spec, [bindings.bind_content(dict(s.content or {})) for s in steps])
         elif op == "update":
-            writer.update(spec, [s.content or {} for s in steps])
+            uow.update(spec, [bindings.bind_content(dict(s.content or {})) for s in steps])
         else:
-            writer.delete(spec, [s.change.id for s in steps])
-        report.counts[op] += len(steps)
-        if say is not None:
-            say(f"{spec.category}: {len(steps)} {kind} {op}{'s' if len(steps) != 1 else ''}")
-    _record(connection, registry, unit.steps, origin=origin, actor=actor, writer=writer)
-    report.rows.update(writer.rows)
+            uow.delete(spec, [s.change.id for s in steps])
+        counts[op] += len(steps)
+        say(f"{spec.category}: {len(steps)} {kind} {op}{'s' if len(steps) != 1 else ''}")
+    _record(uow, registry, unit.steps, origin=origin, actor=actor, bindings=bindings)
+    report.counts.update(counts)
+    return counts
 
 
 def _record(
-    connection: Connection,
+    uow: UnitOfWork,
     registry: Registry,
     steps: Sequence[Step],
     *,
     origin: str,
     actor: str,
-    writer: Writer,
+    bindings: Bindings,
 ) -> None:
     at = now_utc()
     written = [s for s in steps if s.op != "delete"]
-    found = read_by_keys(connection, registry, [s.key for s in written])
-    produced = {o.key: o for o in writer.bindings.unbind(registry, found.values())}
+    found = uow.read_keys([s.key for s in written])
+    produced = {o.key: o for o in bindings.unbind(registry, found.values())}
     history: list[dict[str, str | None]] = []
     states: list[dict[str, str]] = []
     for step in written:
@@ -164,16 +166,10 @@ def _record(
         }
         for s in deleted
     )
-    forget_sync_state(connection, registry, [s.key for s in deleted])
-    write_sync_state(connection, registry, states)
-    write_history(connection, registry, history)
-    writer.count(SYNC_STATE, len(states) + len(deleted))
-    writer.count(HISTORY, len(history))
+    uow.record(history, states, [s.key for s in deleted])
 
 
-def _adopt(
-    connection: Connection, registry: Registry, adopted: Sequence[Adopt], origin: str
-) -> int:
+def _adopt(uow: UnitOfWork, adopted: Sequence[Adopt], origin: str) -> int:
     at = now_utc()
     rows = [
         {
@@ -187,7 +183,7 @@ def _adopt(
         for a in adopted
         if a.change.to_rev and a.change.from_rev
     ]
-    write_sync_state(connection, registry, rows)
+    uow.record([], rows, [])
     return len(rows)
 
 
@@ -202,80 +198,99 @@ def evaluate(
     actor: str,
     dry_run: bool = False,
     report_progress: Reporter | None = None,
+    audit: AuditRow | None = None,
 ) -> ApplyReport:
     """Apply ``units`` in order. ``touched`` are the plan's changes whose live rev must still
-    be what the plan saw (checked inside the first transaction)."""
+    be what the plan saw (checked inside the first transaction). ``audit`` builds the audit
+    row each committed unit writes in its own transaction."""
     report = ApplyReport(dry_run=dry_run)
     started = time.monotonic()
     say = report_progress or (lambda _: None)
-    with translate(instance.display):
-        if dry_run:
-            with instance.engine.connect() as connection:
-                transaction = connection.begin()
-                try:
-                    check_stale(connection, registry, touched, instance.bindings)
-                    for unit in units:
-                        _run_unit(
-                            connection,
-                            registry,
-                            unit,
-                            origin=origin,
-                            actor=actor,
-                            report=report,
-                            bindings=instance.bindings,
-                            say=say,
-                        )
-                        say(f"transaction {unit.name!r}: {len(unit.steps)} change(s), dry run")
-                    report.rows[SYNC_STATE] += _adopt(connection, registry, adopted, origin)
-                finally:
-                    transaction.rollback()
-        else:
-            _evaluate(instance, registry, units, touched, adopted, origin, actor, report, say)
+    work: list[Unit | None] = list(units) or [None]
+    if dry_run:
+        with instance.platform.unit(instance, rollback=True) as uow:
+            check_stale(uow, registry, touched, instance.bindings)
+            for unit in units:
+                _run_unit(
+                    uow,
+                    registry,
+                    unit,
+                    origin=origin,
+                    actor=actor,
+                    report=report,
+                    bindings=instance.bindings,
+                    say=say,
+                )
+                say(f"transaction {unit.name!r}: {len(unit.steps)} change(s), dry run")
+            _adopt(uow, adopted, origin)
+            report.rows.update(uow.rows)
+    else:
+        for index, step in enumerate(work):
+            _evaluate_unit(
+                instance,
+                registry,
+                step,
+                index,
+                len(work),
+                touched,
+                adopted,
+                origin,
+                actor,
+                report,
+                say,
+                audit,
+            )
     report.duration_ms = int((time.monotonic() - started) * 1000)
     return report
 
 
-def _evaluate(
+def _evaluate_unit(
     instance: Instance,
     registry: Registry,
-    units: Sequence[Unit],
+    unit: Unit | None,
+    index: int,
+    total: int,
     touched: Sequence[Change],
     adopted: Sequence[Adopt],
     origin: str,
     actor: str,
     report: ApplyReport,
     say: Reporter,
+    audit: AuditRow | None,
 ) -> None:
-    work: list[Unit | None] = list(units) or [None]
-    for index, unit in enumerate(work):
-        counts, rows = Counter(report.counts), Counter(report.rows)
-        try:
-            with instance.engine.begin() as connection:
-                if index == 0:
-                    check_stale(connection, registry, touched, instance.bindings)
-                    _adopt(connection, registry, adopted, origin)
-                if unit is not None:
-                    _run_unit(
-                        connection,
-                        registry,
-                        unit,
-                        origin=origin,
-                        actor=actor,
-                        report=report,
-                        bindings=instance.bindings,
-                        say=say,
-                    )
-        except StaleError:
-            raise
-        except Exception as exc:
-            report.counts, report.rows = counts, rows  # the unit was rolled back
-            name = unit.name if unit is not None else "records"
-            done = ", ".join(report.committed) or "none"
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ApplyFailed(
-                f"apply failed in unit '{name}' (rolled back): {detail}; committed units: {done}",
-                report,
-            ) from exc
-        if unit is not None:
-            report.committed.append(unit.name)
-            say(f"transaction {unit.name!r}: {len(unit.steps)} change(s) committed")
+    counts, rows = Counter(report.counts), Counter(report.rows)
+    try:
+        with instance.platform.unit(instance) as uow:
+            unit_counts: Counter[str] = Counter()
+            if index == 0:
+                check_stale(uow, registry, touched, instance.bindings)
+                _adopt(uow, adopted, origin)
+            if unit is not None:
+                unit_counts = _run_unit(
+                    uow,
+                    registry,
+                    unit,
+                    origin=origin,
+                    actor=actor,
+                    report=report,
+                    bindings=instance.bindings,
+                    say=say,
+                )
+            if audit is not None:
+                note = f"unit {index + 1}/{total}: {unit.name}" if total > 1 and unit else ""
+                uow.audit(audit(unit_counts, "applied", note))
+            report.rows.update(uow.rows)
+    except StaleError:
+        raise
+    except Exception as exc:
+        report.counts, report.rows = counts, rows  # the unit was rolled back
+        name = unit.name if unit is not None else "records"
+        done = ", ".join(report.committed) or "none"
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ApplyFailed(
+            f"apply failed in unit '{name}' (rolled back): {detail}; committed units: {done}",
+            report,
+        ) from exc
+    if unit is not None:
+        report.committed.append(unit.name)
+        say(f"transaction {unit.name!r}: {len(unit.steps)} change(s) committed")

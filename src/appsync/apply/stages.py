@@ -13,20 +13,12 @@ from typing import Any, Literal
 
 from appsync.canonical.revs import make_obj
 from appsync.errors import UsageError
-from appsync.kinds import CATEGORIES, KindSpec, Registry
+from appsync.kinds import KindSpec, Registry
+from appsync.paths import values_at
 from appsync.plan.model import Change, from_jsonable
-from appsync.validate import values_at
 
 Op = Literal["create", "update", "delete"]
 Mode = Literal["full", "batch", "per-category"]
-
-#: Transaction units of ``--transaction batch``.
-BATCHES: tuple[tuple[str, ...], ...] = (
-    ("roles", "users"),
-    ("ui",),
-    ("data", "functions"),
-    ("files", "reports"),
-)
 
 
 @dataclass(frozen=True)
@@ -106,7 +98,8 @@ def build_units(registry: Registry, steps: Iterable[Step], mode: Mode) -> list[U
     ordered = order_steps(registry, steps)
     if mode == "full":
         return [Unit("all changes", ordered)] if ordered else []
-    groups = BATCHES if mode == "batch" else tuple((c,) for c in CATEGORIES)
+    platform = registry.platform
+    groups = platform.batches if mode == "batch" else tuple((c,) for c in platform.categories)
     group_of = {cat: "+".join(group) for group in groups for cat in group}
     writes: dict[str, Unit] = {}
     deletes: dict[str, Unit] = {}

@@ -17,13 +17,26 @@ def sort_set(values: Any) -> Any:
     return sorted(values, key=jcs)
 
 
+def sort_keyed(values: Any, key_of: Any) -> Any:
+    """An unordered keyed list in its canonical order: sorted by each item's key."""
+    if not isinstance(values, list):
+        return values
+    return sorted(values, key=lambda item: jcs(_jsonable(key_of(item))))
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
 def normalize(spec: KindSpec, content: dict[str, Any]) -> dict[str, Any]:
-    """Every content field present (``None`` when absent), sets sorted, secrets dropped."""
+    """Every content field present (``None`` when absent), sets sorted, nothing else."""
     result: dict[str, Any] = {}
     for field in spec.content_fields:
         value = content.get(field.name)
         if field.set:
             value = sort_set(value)
+        elif field.keyed_list is not None and not field.keyed_list.ordered:
+            value = sort_keyed(value, field.keyed_list.key_of)
         result[field.name] = value
     return result
 
@@ -45,12 +58,20 @@ def make_obj(
     content: dict[str, Any],
     history: tuple[HistoryEntry, ...] = (),
     path: str | None = None,
+    *,
+    app_id: str | None = None,
 ) -> Obj:
-    """Build a model object from raw field values: normalized, with its rev computed."""
+    """Build a model object from raw field values: normalized, with its rev computed.
+    ``app_id`` names the app of an app-scoped object whose platform stores none (the
+    platform's one project is its app)."""
     normal = normalize(spec, content)
     obj_id = str(normal["id"])
-    app_id = obj_id if spec.scope == "app_root" else normal.get("app_id")
-    name = normal.get(spec.slug_from)
+    if spec.scope == "app_root":
+        app_id = obj_id
+    elif spec.app_field is not None:
+        app_id = normal.get(spec.app_field)
+    parts = [normal.get(f) for f in spec.slug_from]
+    name = ".".join(str(p) for p in parts if p is not None) if len(parts) > 1 else parts[0]
     return Obj(
         kind=spec.kind,
         id=obj_id,

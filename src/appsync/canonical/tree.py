@@ -13,6 +13,7 @@ dot; a sidecar that would end in ``.json`` is named ``<slug>.data.json`` so the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import posixpath
 import re
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from appsync.canonical.ids import derived_id
 from appsync.canonical.jsonform import canonical_json, parse_json
 from appsync.canonical.revs import make_obj
 from appsync.canonical.slugs import unique_slugs
@@ -179,7 +181,7 @@ def parse(registry: Registry, files: Mapping[str, bytes]) -> list[Obj]:
         if spec is None:
             continue
         try:
-            obj = parse_object(spec, path, files)
+            obj = parse_object(registry, spec, path, files)
         except TreeError as exc:
             problems.extend(exc.problems)
             continue
@@ -188,10 +190,13 @@ def parse(registry: Registry, files: Mapping[str, bytes]) -> list[Obj]:
             app_ids[path.split("/")[1]] = obj.id
         elif spec.scope == "app":
             pending.append((path.split("/")[1], obj))
+    implicit = {o.key: i for i, o in enumerate(objs)}
     for app_slug, obj in pending:
         owner = app_ids.get(app_slug)
         if owner is None:
             problems.append(f"{obj.path}: apps/{app_slug}/{APP_FILE} is missing")
+        elif registry.get(obj.kind).app_field is None:
+            objs[implicit[obj.key]] = dataclasses.replace(obj, app_id=owner)
         elif obj.app_id != owner:
             problems.append(
                 f"{obj.path}: app_id {obj.app_id} is not the id of apps/{app_slug} ({owner})"
@@ -201,7 +206,9 @@ def parse(registry: Registry, files: Mapping[str, bytes]) -> list[Obj]:
     return objs
 
 
-def parse_object(spec: KindSpec, path: str, files: Mapping[str, bytes]) -> Obj:
+def parse_object(registry: Registry, spec: KindSpec, path: str, files: Mapping[str, bytes]) -> Obj:
+    """One object file (with its sidecars): every problem at once (:class:`TreeError`).
+    A kind that derives its ids may leave ``id`` out; when present it must be that id."""
     document = parse_json(files[path], path)
     if not isinstance(document, dict):
         raise TreeError(f"{path}: expected a JSON object")
@@ -212,7 +219,8 @@ def parse_object(spec: KindSpec, path: str, files: Mapping[str, bytes]) -> Obj:
             problems.append(f"{path}: '{key}' is a secret and must not be in the tree")
         else:
             problems.append(f"{path}: unknown field '{key}' for kind {spec.kind}")
-    if not isinstance(document.get("id"), str) or not document.get("id"):
+    derives = spec.identity.strategy != "uuid"
+    if not derives and (not isinstance(document.get("id"), str) or not document.get("id")):
         problems.append(f"{path}: 'id' must be a non-empty string")
     folder = posixpath.dirname(path)
     content: dict[str, Any] = {}
@@ -226,6 +234,17 @@ def parse_object(spec: KindSpec, path: str, files: Mapping[str, bytes]) -> Obj:
                 problems.append(f"{path}: '{field.name}' {problem}")
         content[field.name] = value
     history = _parse_history(path, document.get("history", []), problems)
+    if derives and not problems:
+        expected = derived_id(registry, spec, content)
+        given = content.get("id")
+        if given is None:
+            content["id"] = expected
+        elif given != expected:
+            key = ", ".join(spec.identity.key) or "kind"
+            problems.append(
+                f"{path}: 'id' {given} is not the id its {key} gives ({expected}); "
+                "leave 'id' out or correct it"
+            )
     if problems:
         raise TreeError(problems[0], problems)
     return make_obj(spec, content, history, path)

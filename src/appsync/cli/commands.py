@@ -9,11 +9,11 @@ import click
 from appsync.config import load_config
 from appsync.errors import UsageError
 from appsync.gitstore import open_repo
-from appsync.kinds import registry
+from appsync.kinds import Registry, registry
 from appsync.usecases import export as export_uc
 from appsync.usecases import fmt as fmt_uc
 from appsync.usecases import init as init_uc
-from appsync.usecases.targets import open_target, resolve_target
+from appsync.usecases.targets import open_target, resolve_target, tree_registry
 
 REPO_OPTION = click.option(
     "--repo",
@@ -106,7 +106,7 @@ def export_command(
         result = export_uc.export(
             instance,
             repo,
-            registry(),
+            instance.registry,
             apps=apps,
             components=kinds,
             message=message or (f"Capture {instance.name}" if branch else None),
@@ -144,7 +144,7 @@ def _count(n: int, noun: str) -> str:
 @click.option("--check", is_flag=True, help="Only report files not in canonical form (exit 1).")
 def fmt_command(paths: tuple[Path, ...], check: bool) -> None:
     """Put object files under PATHS (default: .) into canonical form."""
-    result = fmt_uc.fmt(registry(), paths or (Path("."),), check=check)
+    result = fmt_uc.fmt(_fmt_registry(paths), paths or (Path("."),), check=check)
     for path in result.changed:
         click.echo(f"{'would reformat' if check else 'reformatted'} {path}")
     if check and result.changed:
@@ -152,6 +152,15 @@ def fmt_command(paths: tuple[Path, ...], check: bool) -> None:
         raise SystemExit(1)
     if not result.changed:
         click.echo(f"{result.checked} files already canonical")
+
+
+def _fmt_registry(paths: tuple[Path, ...]) -> Registry:
+    """The platform of the repository the first path is in (reference outside one)."""
+    from appsync.gitstore import find_repo_root
+
+    start = paths[0] if paths else Path(".")
+    root = find_repo_root(start if start.is_dir() else start.parent)
+    return tree_registry(root)
 
 
 COMMANDS = [init_command, instance_group, export_command, fmt_command]

@@ -134,7 +134,7 @@ def export_zip(
     resolved = target_for(target, repo_dir)
     options = package_uc.PackOptions(tag=tag)
     with open_target(resolved, read_only=True) as instance:
-        result = package_uc.export_zip(instance, registry(), apps[0], out, options)
+        result = package_uc.export_zip(instance, instance.registry, apps[0], out, options)
     report_pack(result)
 
 

@@ -16,7 +16,6 @@ from appsync.errors import ConflictError, RepoError, UsageError
 from appsync.gitstore import GitRepo, open_repo
 from appsync.instance.reader import read_instance_id
 from appsync.instance.state import read_audit, read_object_history
-from appsync.kinds import registry
 from appsync.plan.model import Plan
 from appsync.plan.render import render
 from appsync.usecases.apply import ApplyOptions, ApplyOutcome, run_apply
@@ -84,7 +83,7 @@ def plan_command(
     resolved = resolve_target(target, repo.root)
     pruning = bool(effective(resolved, "prune", prune))
     with open_target(resolved, read_only=True) as instance:
-        plan = make_plan(instance, repo, registry(), ref=ref, prune=pruning, merge=merge)
+        plan = make_plan(instance, repo, instance.registry, ref=ref, prune=pruning, merge=merge)
     if out is not None:
         out.write_text(plan.to_json(), encoding="utf-8")
     click.echo(render(plan, fmt, color=fmt == "text" and Console().color), nl=False)
@@ -167,7 +166,7 @@ def apply_command(
         resolved, dirty=saved.source.dirty, conflicts=settings.conflicts, force=options["force"]
     )
     with open_target(resolved) as instance:
-        instance_id = read_instance_id(instance, registry())
+        instance_id = read_instance_id(instance, instance.registry)
         if saved.target.instance_id and instance_id:
             if saved.target.instance_id != instance_id:
                 raise UsageError(
@@ -177,7 +176,7 @@ def apply_command(
         elif saved.target.url and saved.target.url != instance.display:
             raise UsageError(f"{plan_file} was made for {saved.target.url}, not {instance.display}")
         outcome = run_apply(
-            instance, registry(), lambda: saved, settings, Console(), show_plan=False
+            instance, instance.registry, lambda: saved, settings, Console(), show_plan=False
         )
     finish_apply(outcome)
 
@@ -212,20 +211,20 @@ def _settings(target: Target, command: str, options: dict[str, Any]) -> ApplyOpt
 def _apply_tree(
     target: str, *, ref: str | None, prune: bool | None, command: str, **options: Any
 ) -> None:
-    reg = registry()
     repo = open_repo(options["repo_dir"])
     resolved = resolve_target(target, repo.root)
     settings = _settings(resolved, command, options)
     prune = bool(effective(resolved, "prune", prune))
-    desired = load_desired(repo, reg, ref)
-    check_protected(
-        resolved,
-        dirty=desired.source.dirty,
-        conflicts=settings.conflicts,
-        force=options["force"],
-    )
     merge = settings.conflicts == "merge"
     with open_target(resolved) as instance:
+        reg = instance.registry
+        desired = load_desired(repo, reg, ref)
+        check_protected(
+            resolved,
+            dirty=desired.source.dirty,
+            conflicts=settings.conflicts,
+            force=options["force"],
+        )
         outcome = run_apply(
             instance,
             reg,
@@ -285,9 +284,9 @@ def log_command(
     resolved = target_for(target, repo_dir)
     with open_target(resolved, read_only=True) as instance:
         if object_id:
-            rows = read_object_history(instance, registry(), object_id)[: limit or None]
+            rows = read_object_history(instance, instance.registry, object_id)[: limit or None]
         else:
-            rows = read_audit(instance, registry(), limit)
+            rows = read_audit(instance, instance.registry, limit)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -314,7 +313,7 @@ def drift_command(target: str, repo_dir: Path, fmt: str, detailed_exitcode: bool
     """What changed on TARGET outside Git since appsync last applied to it (read-only)."""
     repo = open_repo(repo_dir)
     with open_target(resolve_target(target, repo.root), read_only=True) as instance:
-        report = find_drift(instance, repo, registry())
+        report = find_drift(instance, repo, instance.registry)
     click.echo(render_drift(report, fmt), nl=False)
     if detailed_exitcode and report.has_drift:
         raise SystemExit(2)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from appsync import yamlio
 from appsync.errors import ConfigError
@@ -35,6 +35,12 @@ class _Model(BaseModel):
 
 class Environment(_Model):
     url: str
+    #: The platform the instance runs (``reference``, ``directus``); default: the file's.
+    platform: str | None = None
+    #: The running platform's API, told about applies (``https://cms.example.com``), and
+    #: its admin token: always from a variable (``${DIRECTUS_TOKEN}``), never literal.
+    api: str | None = None
+    token: str | None = None
     protected: bool = False
     conflicts: Literal["prompt", "overwrite", "skip", "merge"] | None = None
     transaction: Literal["full", "batch", "per-category"] | None = None
@@ -43,19 +49,60 @@ class Environment(_Model):
     bindings: dict[str, str] = Field(default_factory=dict)
 
     def expanded_url(self, name: str) -> str:
-        def repl(match: re.Match[str]) -> str:
-            value = os.environ.get(match.group(1))
-            if value is None:
-                raise ConfigError(f"environment '{name}': variable {match.group(1)} is not set")
-            return value
+        return _expand(self.url, name, "url")
 
-        return _VAR.sub(repl, self.url)
+    def expanded_api(self, name: str) -> str | None:
+        return _expand(self.api, name, "api") if self.api else None
+
+    def expanded_token(self, name: str) -> str | None:
+        return _expand(self.token, name, "token") if self.token else None
+
+
+def _expand(text: str, name: str, key: str) -> str:
+    def repl(match: re.Match[str]) -> str:
+        value = os.environ.get(match.group(1))
+        if value is None:
+            raise ConfigError(f"environment '{name}': {key}: variable {match.group(1)} is not set")
+        return value
+
+    return _VAR.sub(repl, text)
 
 
 class AppsyncConfig(_Model):
     version: int = 1
+    #: The platform of every environment that does not name one (default: reference).
+    platform: str | None = None
     environments: dict[str, Environment] = Field(default_factory=dict)
     apps: list[str] = Field(default_factory=list)
+
+    @field_validator("environments")
+    @classmethod
+    def _token_from_variable(cls, value: dict[str, Environment]) -> dict[str, Environment]:
+        for name, env in value.items():
+            if env.token and not _VAR.fullmatch(env.token.strip()):
+                raise ValueError(
+                    f"{name}: token must name a variable (token: ${{DIRECTUS_TOKEN}}), "
+                    "never hold the token itself"
+                )
+        return value
+
+    def platform_of(self, name: str) -> str | None:
+        """The platform an environment runs: its own, else the file's."""
+        env = self.environments.get(name)
+        return (env.platform if env is not None else None) or self.platform
+
+    @property
+    def tree_platform(self) -> str | None:
+        """The one platform of the tree this repository holds (all environments agree)."""
+        found = {self.platform_of(n) or "reference" for n in self.environments}
+        if self.platform:
+            found.add(self.platform)
+        if len(found) > 1:
+            raise ConfigError(
+                f"{CONFIG_FILE}: environments run different platforms "
+                f"({', '.join(sorted(found))}); one repository holds the tree of one platform"
+            )
+        return next(iter(found), None)
 
 
 def _line_of(document: Any, loc: tuple[int | str, ...]) -> int | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appsync.diff.fields import diff_fields, readable_path
-from appsync.kinds import KindSpec
+from appsync.kinds import KeyedList, KindSpec
 
 _MISSING = object()
 
@@ -34,7 +34,7 @@ def merge_contents(
     spec: KindSpec, base: dict[str, Any], live: dict[str, Any], repo: dict[str, Any]
 ) -> MergeResult:
     result = MergeResult(content={})
-    keyed = {n: f.keyed_list.key for n, f in spec.fields.items() if f.keyed_list is not None}
+    keyed = {n: f.keyed_list for n, f in spec.fields.items() if f.keyed_list is not None}
     for name in sorted(set(base) | set(live) | set(repo)):
         value = _merge(
             [name],
@@ -50,7 +50,12 @@ def merge_contents(
 
 
 def _merge(
-    path: list[str | int], b: Any, lv: Any, r: Any, result: MergeResult, key: str | None = None
+    path: list[str | int],
+    b: Any,
+    lv: Any,
+    r: Any,
+    result: MergeResult,
+    key: KeyedList | None = None,
 ) -> Any:
     if lv == r:
         if lv != b:
@@ -87,19 +92,19 @@ def _record(
     old: Any,
     new: Any,
     side: str,
-    key: str | None = None,
+    key: KeyedList | None = None,
 ) -> None:
     """Note where one side changed ``old`` into ``new``: each changed leaf when both are
     dicts (or keyed lists, item by item), else the path itself."""
     if key is not None and _keyed(old, key) and _keyed(new, key):
-        before = {repr(i[key]): i for i in old}
-        after = {repr(i[key]): i for i in new}
+        before = {repr(key.key_of(i)): i for i in old}
+        after = {repr(key.key_of(i)): i for i in new}
         for k in dict.fromkeys([*before, *after]):
             item: Any = before.get(k, after.get(k))
             if before.get(k) != after.get(k):
                 _record(
                     result,
-                    [*path, f"[{key}={item[key]}]"],
+                    [*path, f"[{key.label(item)}]"],
                     before.get(k, _MISSING),
                     after.get(k, _MISSING),
                     side,
@@ -114,24 +119,29 @@ def _record(
         result.sides.append((readable_path(path), side))
 
 
-def _keyed(value: Any, key: str) -> bool:
+def _keyed(value: Any, key: KeyedList) -> bool:
     if not isinstance(value, list):
         return False
-    keys = [item.get(key) for item in value if isinstance(item, dict)]
+    keys = [key.key_of(item) for item in value if isinstance(item, dict)]
     return len(keys) == len(value) and len(set(map(repr, keys))) == len(keys)
 
 
 def _merge_keyed(
-    path: list[str | int], b: list[Any], lv: list[Any], r: list[Any], result: MergeResult, key: str
+    path: list[str | int],
+    b: list[Any],
+    lv: list[Any],
+    r: list[Any],
+    result: MergeResult,
+    key: KeyedList,
 ) -> list[Any]:
     def index(items: list[Any]) -> dict[str, Any]:
-        return {repr(item[key]): item for item in items}
+        return {repr(key.key_of(item)): item for item in items}
 
     ib, il, ir = index(b), index(lv), index(r)
     merged: dict[str, Any] = {}
     for k in dict.fromkeys([*ir, *il, *ib]):
         item: Any = ib.get(k, il.get(k, ir.get(k)))
-        item_path: list[str | int] = [*path, f"[{key}={item[key]}]"]
+        item_path: list[str | int] = [*path, f"[{key.label(item)}]"]
         value = _merge(
             item_path, ib.get(k, _MISSING), il.get(k, _MISSING), ir.get(k, _MISSING), result
         )

@@ -3,6 +3,6 @@ ref or in the work tree, and commit exactly what ``git add -A`` would."""
 
 from __future__ import annotations
 
-from appsync.gitstore.repo import GitRepo, init_repo, open_repo
+from appsync.gitstore.repo import GitRepo, find_repo_root, init_repo, open_repo
 
-__all__ = ["GitRepo", "init_repo", "open_repo"]
+__all__ = ["GitRepo", "find_repo_root", "init_repo", "open_repo"]

@@ -213,6 +213,21 @@ def open_repo(path: Path) -> GitRepo:
     return GitRepo(repo)
 
 
+def find_repo_root(start: Path) -> Path | None:
+    """The work tree of the repository ``start`` is in, searching upwards, if any."""
+    try:
+        found = pygit2.discover_repository(str(start.resolve()))
+    except pygit2.GitError:
+        return None
+    if found is None:
+        return None
+    try:
+        workdir = pygit2.Repository(found).workdir
+    except pygit2.GitError:
+        return None
+    return Path(workdir) if workdir else None
+
+
 def init_repo(path: Path, initial_branch: str = "main") -> GitRepo:
     try:
         repo = pygit2.init_repository(str(path), initial_head=initial_branch)

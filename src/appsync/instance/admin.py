@@ -10,13 +10,18 @@ from sqlalchemy import insert
 from appsync.errors import InstanceError
 from appsync.instance.connect import Instance, open_instance, table_names, translate
 from appsync.instance.example import example_rows
-from appsync.instance.schema import META, OWN_TABLES, SCHEMA_VERSION, build_metadata
+from appsync.instance.schema import META, OWN_TABLES, SCHEMA_VERSION, reference_metadata
 from appsync.kinds import Registry
 
 
 def init_instance(url_text: str, registry: Registry, *, example: bool) -> dict[str, int]:
-    """Create the schema (and seed the example) in one transaction; refuse a database that
-    already holds any of its tables. Returns rows written per table."""
+    """Create the reference schema (and seed the example) in one transaction; refuse a
+    database that already holds any of its tables. Returns rows written per table."""
+    if registry.name != "reference":
+        raise InstanceError(
+            f"'instance init' creates reference instances; a {registry.name} database is "
+            "created by the platform itself and then adopted ('appsync instance adopt')"
+        )
     from appsync.instance.connect import parse_url
 
     url = parse_url(url_text)
@@ -25,7 +30,7 @@ def init_instance(url_text: str, registry: Registry, *, example: bool) -> dict[s
         path = Path(url.database)
         new_file = None if path.exists() else path
     try:
-        with open_instance(url_text, create=True) as instance:
+        with open_instance(url_text, create=True, platform=registry.name) as instance:
             return _create(instance, registry, example=example)
     except BaseException:
         if new_file is not None and new_file.exists():
@@ -34,8 +39,8 @@ def init_instance(url_text: str, registry: Registry, *, example: bool) -> dict[s
 
 
 def _create(instance: Instance, registry: Registry, *, example: bool) -> dict[str, int]:
-    metadata = build_metadata(registry)
-    ours = {spec.table for spec in registry} | set(OWN_TABLES)
+    metadata = reference_metadata(registry)
+    ours = {spec.storage.table for spec in registry} | set(OWN_TABLES)
     present = sorted(ours & table_names(instance))
     if present:
         raise InstanceError(
@@ -51,6 +56,7 @@ def _create(instance: Instance, registry: Registry, *, example: bool) -> dict[st
             [
                 {"key": "schema_version", "value": SCHEMA_VERSION},
                 {"key": "instance_id", "value": str(uuid.uuid4())},
+                {"key": "platform", "value": registry.name},
             ],
         )
         if example:

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
@@ -14,8 +15,10 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 
 from appsync.bindings import Bindings
 from appsync.errors import InstanceError
-from appsync.instance.schema import OWN_TABLES
-from appsync.kinds import Registry
+
+if TYPE_CHECKING:
+    from appsync.instance.platforms import SqlPlatform
+    from appsync.kinds import Registry
 
 
 def looks_like_url(text: str) -> bool:
@@ -60,6 +63,12 @@ class Instance:
     #: The environment's bindings: live values become placeholders when read, and
     #: placeholders become values when written.
     bindings: Bindings = field(default_factory=Bindings)
+    #: The platform whose storage this database holds (set by :func:`open_instance`).
+    platform: SqlPlatform = field(default=None)  # type: ignore[assignment]
+
+    @property
+    def registry(self) -> Registry:
+        return self.platform.registry
 
     @property
     def display(self) -> str:
@@ -97,9 +106,12 @@ def open_instance(
     name: str | None = None,
     read_only: bool = False,
     create: bool = False,
+    platform: str | None = None,
 ) -> Instance:
     """Open a target. ``create`` lets SQLite make a new file (``instance init`` only);
-    ``read_only`` opens SQLite read-only and makes PostgreSQL transactions read-only."""
+    ``read_only`` opens SQLite read-only and makes PostgreSQL transactions read-only.
+    ``platform`` names the platform the environment expects; without it, the one the
+    database records (``instance adopt``), else the reference platform."""
     url = parse_url(url_text)
     display = mask(url)
     try:
@@ -115,7 +127,10 @@ def open_instance(
     try:
         with translate(display), engine.connect():
             pass
-    except InstanceError:
+        from appsync.instance.platforms import platform_of
+
+        instance.platform = platform_of(instance, platform)
+    except BaseException:
         instance.close()
         raise
     return instance
@@ -161,15 +176,3 @@ def _sqlite_engine(url: URL, display: str, *, read_only: bool, create: bool) -> 
 def table_names(instance: Instance) -> set[str]:
     with translate(instance.display):
         return set(inspect(instance.engine).get_table_names())
-
-
-def require_schema(instance: Instance, registry: Registry) -> None:
-    """Refuse a database that does not hold the reference schema."""
-    present = table_names(instance)
-    missing = sorted(({spec.table for spec in registry} | set(OWN_TABLES)) - present)
-    if missing:
-        raise InstanceError(
-            f"{instance.display} is not an appsync instance (missing tables: "
-            f"{', '.join(missing[:5])}{'...' if len(missing) > 5 else ''}); "
-            "run 'appsync instance init URL' first"
-        )

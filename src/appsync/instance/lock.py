@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from appsync.clock import now_utc
 from appsync.errors import LockHeldError
 from appsync.instance.connect import Instance, translate
-from appsync.instance.schema import LOCK, build_metadata
+from appsync.instance.schema import LOCK, own_table
 from appsync.kinds import Registry
 
 LOCK_NAME = "apply"
@@ -57,7 +57,7 @@ def apply_lock(
     instance: Instance, registry: Registry, *, command: str, timeout: float = 0.0
 ) -> Iterator[None]:
     """Hold the instance's apply lock for the ``with`` block, waiting up to ``timeout``."""
-    table = build_metadata(registry).tables[LOCK]
+    table = own_table(LOCK)
     me = _me(command)
     deadline = time.monotonic() + max(timeout, 0.0)
     with translate(instance.display):

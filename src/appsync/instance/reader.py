@@ -1,38 +1,18 @@
-"""Reading live state in bulk: one query per table, never one per object.
-
-The reader never selects secret columns, so secrets cannot leak into a model object.
+"""Reading live state in bulk through the platform's store: one query per table, never one
+per object. Secret columns are never selected, so secrets cannot leak into a model object.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
-from appsync.canonical.revs import make_obj
-from appsync.instance.connect import Instance, require_schema, translate
-from appsync.instance.schema import HISTORY, META, build_metadata
+from appsync.instance.connect import Instance, translate
+from appsync.instance.schema import HISTORY, META, own_table
 from appsync.instance.state import read_sync_state
-from appsync.kinds import KindSpec, Registry
+from appsync.kinds import Registry
 from appsync.model import HistoryEntry, Obj, SyncState
-
-
-def _row_content(spec: KindSpec, row: Any) -> dict[str, Any]:
-    content: dict[str, Any] = {}
-    for field in spec.content_fields:
-        value = getattr(row, field.name)
-        if field.type == "bytes" and value is not None:
-            value = bytes(value)
-        content[field.name] = value
-    return content
-
-
-def read_kind(connection: Connection, registry: Registry, spec: KindSpec) -> list[Obj]:
-    table = build_metadata(registry).tables[spec.table]
-    columns = [table.c[f.name] for f in spec.content_fields]
-    rows = connection.execute(select(*columns).order_by(table.c.id))
-    return [make_obj(spec, _row_content(spec, row)) for row in rows]
 
 
 def read_objects(
@@ -41,13 +21,9 @@ def read_objects(
     kinds: Iterable[str] | None = None,
 ) -> list[Obj]:
     """Every live object of the given kinds (all kinds by default), in apply order."""
-    require_schema(instance, registry)
-    wanted = set(kinds) if kinds is not None else set(registry.names)
-    objs: list[Obj] = []
+    instance.platform.check(instance)
     with translate(instance.display), instance.engine.connect() as connection:
-        for spec in registry:
-            if spec.kind in wanted:
-                objs.extend(read_kind(connection, registry, spec))
+        objs = instance.platform.store(connection).read_all(kinds)
     return instance.bindings.unbind(registry, objs)
 
 
@@ -55,7 +31,7 @@ def read_history(
     instance: Instance, registry: Registry
 ) -> dict[tuple[str, str], list[HistoryEntry]]:
     """The instance's own history entries per object, newest first."""
-    table = build_metadata(registry).tables[HISTORY]
+    table = own_table(HISTORY)
     history: dict[tuple[str, str], list[HistoryEntry]] = {}
     query = select(table.c.kind, table.c.id, table.c.rev, table.c.timestamp, table.c.origin)
     with translate(instance.display), instance.engine.connect() as connection:
@@ -67,9 +43,9 @@ def read_history(
 
 
 def read_instance_id(instance: Instance, registry: Registry) -> str | None:
-    """The id ``instance init`` gave this instance: it tells instances apart whatever
-    URL reaches them."""
-    table = build_metadata(registry).tables[META]
+    """The id ``instance init`` (or ``adopt``) gave this instance: it tells instances apart
+    whatever URL reaches them."""
+    table = own_table(META)
     query = select(table.c.value).where(table.c.key == "instance_id")
     with translate(instance.display), instance.engine.connect() as connection:
         value = connection.execute(query).scalar()
@@ -80,14 +56,12 @@ def read_snapshot(
     instance: Instance, registry: Registry
 ) -> tuple[list[Obj], dict[tuple[str, str], SyncState]]:
     """Every live object and the sync state, read in one transaction (a consistent view)."""
-    require_schema(instance, registry)
-    objs: list[Obj] = []
+    instance.platform.check(instance)
     with (
         translate(instance.display),
         instance.engine.connect() as connection,
         connection.begin(),
     ):
-        for spec in registry:
-            objs.extend(read_kind(connection, registry, spec))
-        states = read_sync_state(connection, registry)
+        objs = instance.platform.store(connection).read_all()
+        states = read_sync_state(connection)
     return instance.bindings.unbind(registry, objs), states

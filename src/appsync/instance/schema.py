@@ -1,5 +1,5 @@
-"""The reference platform schema (DESIGN section 2), built from the kind manifests, plus
-appsync's own bookkeeping tables."""
+"""appsync's own bookkeeping tables, and the reference platform's schema (DESIGN section 2)
+as ``instance init`` creates it from the reference manifests."""
 
 from __future__ import annotations
 
@@ -8,22 +8,18 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
-    Boolean,
     Column,
-    Float,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.types import TypeEngine
 
-from appsync.kinds import FieldSpec, KindSpec, Registry
+from appsync.instance.mapping import native_type
+from appsync.kinds import KindSpec, Registry
 
 HISTORY = "appsync_history"
 SYNC_STATE = "appsync_sync_state"
@@ -32,43 +28,8 @@ LOCK = "appsync_lock"
 META = "appsync_meta"
 OWN_TABLES = (HISTORY, SYNC_STATE, AUDIT, LOCK, META)
 
-#: Version of the reference schema this appsync creates and reads.
+#: Version of appsync's own tables (and of the reference schema) this appsync reads.
 SCHEMA_VERSION = "1"
-
-
-def _column_type(field: FieldSpec) -> TypeEngine[Any]:
-    match field.type:
-        case "uuid":
-            return String(36)
-        case "string":
-            return String()
-        case "text":
-            return Text()
-        case "json":
-            return JSON(none_as_null=True)
-        case "bytes":
-            return LargeBinary()
-        case "bool":
-            return Boolean()
-        case "int":
-            return BigInteger()
-        case "float":
-            return Float()
-    raise AssertionError(field.type)
-
-
-def kind_table(metadata: MetaData, spec: KindSpec) -> Table:
-    columns = [
-        Column(f.name, _column_type(f), primary_key=f.name == "id", nullable=f.name != "id")
-        for f in spec.fields.values()
-    ]
-    constraints = [
-        UniqueConstraint(key, name=f"uq_{spec.table}_{key}") for key in spec.conflict_keys
-    ]
-    table = Table(spec.table, metadata, *columns, *constraints)
-    if "app_id" in spec.fields:
-        Index(f"ix_{spec.table}_app_id", table.c.app_id)
-    return table
 
 
 def _own_tables(metadata: MetaData) -> None:
@@ -128,9 +89,43 @@ def _own_tables(metadata: MetaData) -> None:
 
 
 @functools.cache
-def build_metadata(registry: Registry) -> MetaData:
+def own_metadata() -> MetaData:
+    """appsync's own tables, the same on every platform."""
+    metadata = MetaData()
+    _own_tables(metadata)
+    return metadata
+
+
+def own_table(name: str) -> Table:
+    return own_metadata().tables[name]
+
+
+def _kind_table(metadata: MetaData, spec: KindSpec) -> Table:
+    columns: list[Column[Any]] = [
+        Column(
+            spec.column_of(f.name),
+            native_type(f.type),
+            primary_key=f.name == "id",
+            nullable=f.name != "id",
+        )
+        for f in spec.content_fields
+    ]
+    columns += [Column(name, native_type(t)) for name, t in spec.storage.secret.items()]
+    constraints = [
+        UniqueConstraint(spec.column_of(key), name=f"uq_{spec.storage.table}_{key}")
+        for key in spec.conflict_keys
+    ]
+    table = Table(spec.storage.table, metadata, *columns, *constraints)
+    if spec.app_field is not None:
+        Index(f"ix_{spec.storage.table}_app_id", table.c[spec.column_of(spec.app_field)])
+    return table
+
+
+@functools.cache
+def reference_metadata(registry: Registry) -> MetaData:
+    """The reference platform's tables (with their secret columns) and appsync's own."""
     metadata = MetaData()
     for spec in registry:
-        kind_table(metadata, spec)
+        _kind_table(metadata, spec)
     _own_tables(metadata)
     return metadata

@@ -6,65 +6,55 @@ Reads are bulk; writes take an open connection so that they share the apply's tr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, tuple_
 
-from appsync.instance.connect import Instance, require_schema, translate
-from appsync.instance.schema import AUDIT, HISTORY, SYNC_STATE, build_metadata
+from appsync.instance.connect import Instance, translate
+from appsync.instance.schema import AUDIT, HISTORY, SYNC_STATE, own_table
+from appsync.instance.store import chunks
 from appsync.kinds import Registry
 from appsync.model import SyncState
 
-CHUNK = 500
 
-
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def read_sync_state(connection: Connection, registry: Registry) -> dict[tuple[str, str], SyncState]:
-    table = build_metadata(registry).tables[SYNC_STATE]
+def read_sync_state(connection: Connection) -> dict[tuple[str, str], SyncState]:
+    table = own_table(SYNC_STATE)
     return {
         (row.kind, row.id): SyncState(row.desired_rev, row.applied_rev, row.origin)
         for row in connection.execute(select(table))
     }
 
 
-def write_sync_state(
-    connection: Connection, registry: Registry, rows: list[dict[str, str]]
-) -> None:
+def write_sync_state(connection: Connection, rows: list[dict[str, str]]) -> None:
     """Upsert sync state rows (kind, id, desired_rev, applied_rev, origin, applied_at)."""
     if not rows:
         return
-    table = build_metadata(registry).tables[SYNC_STATE]
-    forget_sync_state(connection, registry, [(r["kind"], r["id"]) for r in rows])
+    table = own_table(SYNC_STATE)
+    forget_sync_state(connection, [(r["kind"], r["id"]) for r in rows])
     connection.execute(insert(table), rows)
 
 
-def forget_sync_state(
-    connection: Connection, registry: Registry, keys: Sequence[tuple[str, str]]
-) -> None:
-    table = build_metadata(registry).tables[SYNC_STATE]
+def forget_sync_state(connection: Connection, keys: Sequence[tuple[str, str]]) -> None:
+    table = own_table(SYNC_STATE)
     for part in chunks(list(keys)):
         connection.execute(delete(table).where(tuple_(table.c.kind, table.c.id).in_(part)))
 
 
-def write_history(connection: Connection, registry: Registry, rows: list[dict[str, Any]]) -> None:
+def write_history(connection: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        connection.execute(insert(build_metadata(registry).tables[HISTORY]), rows)
+        connection.execute(insert(own_table(HISTORY)), rows)
 
 
-def write_audit(connection: Connection, registry: Registry, row: dict[str, Any]) -> None:
-    connection.execute(insert(build_metadata(registry).tables[AUDIT]), [row])
+def write_audit(connection: Connection, row: dict[str, Any]) -> None:
+    connection.execute(insert(own_table(AUDIT)), [row])
 
 
 def read_audit(
     instance: Instance, registry: Registry, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    require_schema(instance, registry)
-    table = build_metadata(registry).tables[AUDIT]
+    instance.platform.check(instance)
+    table = own_table(AUDIT)
     query = select(table).order_by(table.c.seq.desc())
     if limit:
         query = query.limit(limit)
@@ -79,8 +69,8 @@ def read_audit(
 def read_object_history(
     instance: Instance, registry: Registry, object_id: str
 ) -> list[dict[str, Any]]:
-    require_schema(instance, registry)
-    table = build_metadata(registry).tables[HISTORY]
+    instance.platform.check(instance)
+    table = own_table(HISTORY)
     query = (
         select(
             table.c.kind, table.c.id, table.c.rev, table.c.timestamp, table.c.actor, table.c.origin
@@ -96,7 +86,7 @@ def read_history_contents(
     instance: Instance, registry: Registry, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, str]]:
     """Stored content (JSON text) per rev of the given objects, from appsync_history."""
-    table = build_metadata(registry).tables[HISTORY]
+    table = own_table(HISTORY)
     found: dict[tuple[str, str], dict[str, str]] = {}
     if not keys:
         return found

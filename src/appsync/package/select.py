@@ -15,7 +15,7 @@ from typing import Any
 
 from appsync.kinds import Registry
 from appsync.model import Obj, SyncState
-from appsync.validate import values_at
+from appsync.paths import values_at
 
 
 def _strings(registry: Registry, obj: Obj) -> Iterator[str]:

@@ -60,9 +60,9 @@ def _drops_list_items(registry: Registry, live: Obj, desired: Obj) -> bool:
     for name, fspec in spec.fields.items():
         if fspec.keyed_list is None:
             continue
-        key = fspec.keyed_list.key
-        before = {i.get(key) for i in live.content.get(name) or [] if isinstance(i, dict)}
-        after = {i.get(key) for i in desired.content.get(name) or [] if isinstance(i, dict)}
+        key_of = fspec.keyed_list.key_of
+        before = {repr(key_of(i)) for i in live.content.get(name) or [] if isinstance(i, dict)}
+        after = {repr(key_of(i)) for i in desired.content.get(name) or [] if isinstance(i, dict)}
         if before - after:
             return True
     return False

@@ -3,24 +3,24 @@ the ordered units, and record one audit row."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
-import json
 import os
 import socket
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from appsync.apply.evaluator import Adopt, ApplyFailed, ApplyReport, evaluate
 from appsync.apply.stages import Mode, Step, build_units, step_for
 from appsync.clock import now_utc
-from appsync.errors import ConflictError, UsageError
-from appsync.instance.connect import Instance, translate
+from appsync.errors import AppsyncError, ConflictError, UsageError
+from appsync.instance.connect import Instance
 from appsync.instance.lock import apply_lock
-from appsync.instance.state import write_audit
 from appsync.kinds import Registry
+from appsync.paths import values_at
 from appsync.plan.model import Change, Plan
-from appsync.validate import values_at
 
 Strategy = Literal["prompt", "overwrite", "skip", "merge"]
 Resolution = Literal["repo", "live", "skip", "abort"]
@@ -204,6 +204,7 @@ def run_apply(
         touched = [s.change for s in steps] + [a.change for a in adopted]
         origin = plan.source.origin or "unknown"
         started = now_utc()
+        audit = _auditor(plan, options, started, len(skipped))
         try:
             outcome.report = evaluate(
                 instance,
@@ -215,44 +216,36 @@ def run_apply(
                 actor=actor(),
                 dry_run=options.dry_run,
                 report_progress=ui.progress,
+                audit=audit,
             )
         except ApplyFailed as failure:
-            _audit(
-                instance, registry, plan, options, failure.report, "failed", started, len(skipped)
-            )
+            status = "partial" if failure.report.committed else "failed"
+            with contextlib.suppress(AppsyncError), instance.platform.unit(instance) as uow:
+                uow.audit(audit(failure.report.counts, status, ""))
             raise
-        if not options.dry_run:
-            _audit(
-                instance, registry, plan, options, outcome.report, "applied", started, len(skipped)
-            )
         return outcome
 
 
-def _audit(
-    instance: Instance,
-    registry: Registry,
-    plan: Plan,
-    options: ApplyOptions,
-    report: ApplyReport,
-    status: str,
-    started: str,
-    skipped: int,
-) -> None:
-    counts = {k: report.counts.get(k, 0) for k in ("create", "update", "delete")}
-    counts["skipped"] = skipped
-    counts["conflicts"] = len(plan.conflicts)
-    if status == "failed" and report.committed:
-        status = "partial"
-    row = {
-        "timestamp": started,
-        "actor": actor(),
-        "host": socket.gethostname(),
-        "command": options.command,
-        "origin": plan.source.origin or "unknown",
-        "commit": plan.source.commit,
-        "status": status,
-        "counts": json.loads(json.dumps(counts)),
-        "duration_ms": report.duration_ms,
-    }
-    with translate(instance.display), instance.engine.begin() as connection:
-        write_audit(connection, registry, row)
+def _auditor(
+    plan: Plan, options: ApplyOptions, started: str, skipped: int
+) -> Callable[[Mapping[str, int], str, str], dict[str, Any]]:
+    """The audit row of an apply (or of one of its units), written with its data."""
+    clock = time.monotonic()
+
+    def row(counts: Mapping[str, int], status: str, note: str) -> dict[str, Any]:
+        numbers = {k: int(counts.get(k, 0)) for k in ("create", "update", "delete")}
+        numbers["skipped"] = skipped
+        numbers["conflicts"] = len(plan.conflicts)
+        return {
+            "timestamp": started,
+            "actor": actor(),
+            "host": socket.gethostname(),
+            "command": f"{options.command} [{note}]" if note else options.command,
+            "origin": plan.source.origin or "unknown",
+            "commit": plan.source.commit,
+            "status": status,
+            "counts": numbers,
+            "duration_ms": int((time.monotonic() - clock) * 1000),
+        }
+
+    return row

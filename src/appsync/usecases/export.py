@@ -42,7 +42,9 @@ def select_kinds(registry: Registry, components: Iterable[str] | None) -> list[K
         return list(registry)
     wanted: list[KindSpec] = []
     for name in components:
-        matches = [s for s in registry if name in (s.kind, s.table, s.folder.split("/")[-1])]
+        matches = [
+            s for s in registry if name in (s.kind, s.storage.table, s.folder.split("/")[-1])
+        ]
         if not matches:
             raise UsageError(f"unknown component '{name}' (kinds: {', '.join(registry.names)})")
         wanted.extend(m for m in matches if m not in wanted)
@@ -190,7 +192,7 @@ def _existing_history(
         if spec is None:
             continue
         try:
-            obj = parse_object(spec, path, files)
+            obj = parse_object(registry, spec, path, files)
         except TreeError:
             continue
         found[obj.key] = obj.history
@@ -202,7 +204,7 @@ def _app_files(registry: Registry, files: dict[str, bytes]) -> list[tuple[str, t
     for path in files:
         if kind_of_path(registry, path) is registry.app:
             try:
-                obj = parse_object(registry.app, path, files)
+                obj = parse_object(registry, registry.app, path, files)
             except TreeError:
                 continue
             result.append((path, obj.key))

@@ -73,7 +73,7 @@ class BaseFinder:
             for path in files:
                 if path.endswith(".json") and "." not in posixpath.basename(path)[:-5]:
                     try:
-                        obj = parse_object(spec, path, files)
+                        obj = parse_object(self.registry, spec, path, files)
                     except AppsyncError:
                         continue
                     if obj.id == change.id and obj.rev == rev:

@@ -9,6 +9,7 @@ from appsync.bindings import Bindings
 from appsync.config import CONFIG_FILE, Environment, load_config
 from appsync.errors import ConfigError
 from appsync.instance.connect import Instance, looks_like_url, open_instance
+from appsync.kinds import DEFAULT_PLATFORM, Registry, registry
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,8 @@ class Target:
     url: str
     environment: Environment | None = None
     bindings: Bindings = field(default_factory=Bindings)
+    #: The platform the environment says the instance runs (None: as the database says).
+    platform: str | None = None
 
 
 def _anchor_sqlite(url: str, root: Path) -> str:
@@ -42,6 +45,7 @@ def resolve_target(text: str, repo_root: Path | None) -> Target:
             url=url,
             environment=environment,
             bindings=Bindings(text, dict(environment.bindings)),
+            platform=config.platform_of(text),
         )
     where = f"{repo_root / CONFIG_FILE}" if repo_root is not None else CONFIG_FILE
     known = ", ".join(sorted(config.environments)) if config else ""
@@ -53,6 +57,15 @@ def resolve_target(text: str, repo_root: Path | None) -> Target:
 
 
 def open_target(target: Target, *, read_only: bool = False) -> Instance:
-    instance = open_instance(target.url, name=target.name or None, read_only=read_only)
+    instance = open_instance(
+        target.url, name=target.name or None, read_only=read_only, platform=target.platform
+    )
     instance.bindings = target.bindings
     return instance
+
+
+def tree_registry(repo_root: Path | None) -> Registry:
+    """The registry of the tree in a repository: its appsync.yaml's platform."""
+    config = load_config(repo_root) if repo_root is not None else None
+    name = config.tree_platform if config is not None else None
+    return registry(name or DEFAULT_PLATFORM)

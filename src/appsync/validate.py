@@ -25,10 +25,18 @@ def _where(obj: Obj) -> str:
 
 
 def validate(
-    registry: Registry, desired: list[Obj], live_ids: Iterable[tuple[str, str]]
+    registry: Registry,
+    desired: list[Obj],
+    live_ids: Iterable[tuple[str, str]],
+    live: Iterable[Obj] = (),
 ) -> Validation:
+    """Every problem of ``desired``; ``live_ids`` are the target's objects that remain (for
+    references by id), ``live`` those objects themselves (for references by another field,
+    such as a collection's name)."""
     result = Validation()
     present = set(live_ids) | {o.key for o in desired}
+    remaining = [o for o in live if o.key in present]
+    by_field = _field_index(registry, [*desired, *remaining])
     seen: dict[str, Obj] = {}
     for obj in desired:
         if obj.id in seen:
@@ -42,8 +50,22 @@ def validate(
     for obj in desired:
         spec = registry.get(obj.kind)
         for ref in spec.references:
+            if ref.within is not None:
+                local = set(map(_hashable, values_at(obj.content, ref.within)))
+                for target in values_at(obj.content, ref.path):
+                    if target is not None and _hashable(target) not in local:
+                        result.errors.append(
+                            f"{_where(obj)}: {ref.path} names {target}, which is not one of "
+                            f"its own {ref.within} (a reference never leaves its object)"
+                        )
+                continue
             for target in values_at(obj.content, ref.path):
-                if target is None or (ref.kind, target) in present:
+                if target is None or ref.is_builtin(target):
+                    continue
+                if ref.by == "id":
+                    if (ref.kind, target) in present:
+                        continue
+                elif _hashable(target) in by_field.get((ref.kind, ref.by), set()):
                     continue
                 message = (
                     f"{_where(obj)}: {ref.path} names {ref.kind} {target}, which is "
@@ -71,6 +93,17 @@ def validate(
                 continue
             _check_keyed(result, obj, name, items, fspec.keyed_list)
     return result
+
+
+def _field_index(registry: Registry, objs: Iterable[Obj]) -> dict[tuple[str, str], set[Any]]:
+    """The values of every field some reference names objects by (``collection``)."""
+    wanted = {(ref.kind, ref.by) for spec in registry for ref in spec.references if ref.by != "id"}
+    index: dict[tuple[str, str], set[Any]] = {w: set() for w in wanted}
+    for obj in objs:
+        for kind, name in wanted:
+            if obj.kind == kind:
+                index[(kind, name)].add(_hashable(obj.content.get(name)))
+    return index
 
 
 def _check_keyed(

@@ -68,6 +68,8 @@ def make_obj(
     obj_id = str(normal["id"])
     if spec.scope == "app_root":
         app_id = obj_id
+    elif spec.scope == "instance":
+        app_id = None
     elif spec.app_field is not None:
         app_id = normal.get(spec.app_field)
     parts = [normal.get(f) for f in spec.slug_from]

@@ -35,7 +35,7 @@ def init_command(directory: Path) -> None:
 
 @click.group("instance")
 def instance_group() -> None:
-    """Manage live instances of the reference platform schema."""
+    """Create reference instances, or adopt a platform's existing database."""
 
 
 @instance_group.command("init")
@@ -51,6 +51,22 @@ def instance_init(url: str, example: bool) -> None:
     if counts:
         summary = ", ".join(f"{n} {t}" for t, n in counts.items())
         click.echo(f"Seeded example: {summary}")
+
+
+@instance_group.command("adopt")
+@click.argument("target")
+@REPO_OPTION
+def instance_adopt(target: str, repo_dir: Path) -> None:
+    """Add appsync's own tables to an existing platform database (Directus) at TARGET, an
+    environment or a URL. Touches none of the platform's tables; safe to run again."""
+    from appsync.gitstore import find_repo_root
+
+    resolved = resolve_target(target, find_repo_root(repo_dir) or repo_dir)
+    with open_target(resolved) as instance:
+        added = instance.platform.adopt(instance)
+        name = instance.platform.name
+    what = "added appsync's tables" if added else "already adopted, nothing changed"
+    click.echo(f"Adopted {instance.display} as a {name} instance: {what}.")
 
 
 @click.command("export")

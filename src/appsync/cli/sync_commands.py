@@ -12,7 +12,7 @@ import click
 from appsync.cli.commands import REPO_OPTION
 from appsync.cli.console import Console
 from appsync.cli.drift_render import render_drift
-from appsync.errors import ConflictError, RepoError, UsageError
+from appsync.errors import AppsyncError, ConflictError, RepoError, UsageError
 from appsync.gitstore import GitRepo, open_repo
 from appsync.instance.reader import read_instance_id
 from appsync.instance.state import read_audit, read_object_history
@@ -241,6 +241,15 @@ def _apply_tree(
 
 def finish_apply(outcome: ApplyOutcome) -> None:
     _report(outcome)
+    notice = outcome.notice
+    if notice is not None:
+        for done in notice.done:
+            click.echo(f"notified: {done}", err=True)
+        if notice.problems and not notice.configured:
+            click.echo(f"warning: {notice.problems[0]}", err=True)
+        elif notice.problems:
+            lines = [f"applied and committed, but {p}" for p in notice.problems]
+            raise AppsyncError(lines[0], lines)
     if outcome.unresolved:
         names = "; ".join(f"{c.label()}: {c.reason}" for c in outcome.unresolved)
         raise ConflictError(

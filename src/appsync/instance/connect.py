@@ -63,8 +63,19 @@ class Instance:
     #: The environment's bindings: live values become placeholders when read, and
     #: placeholders become values when written.
     bindings: Bindings = field(default_factory=Bindings)
+    #: The running platform's API and admin token, told about applies (Directus).
+    api: str | None = None
+    token: str | None = field(default=None, repr=False)
     #: The platform whose storage this database holds (set by :func:`open_instance`).
     platform: SqlPlatform = field(default=None)  # type: ignore[assignment]
+
+    #: Whether ``name`` is an environment's (not made up from the URL).
+    named: bool = False
+
+    @property
+    def target(self) -> str:
+        """How a command line names this instance: its environment, else its URL."""
+        return self.name if self.named else self.display
 
     @property
     def registry(self) -> Registry:
@@ -123,7 +134,9 @@ def open_instance(
                 event.listen(engine, "connect", _pg_read_only)
     except NoSuchModuleError as exc:
         raise InstanceError(f"{display}: no driver for this database") from exc
-    instance = Instance(name=name or instance_name(url), url=url, engine=engine)
+    instance = Instance(
+        name=name or instance_name(url), url=url, engine=engine, named=name is not None
+    )
     try:
         with translate(display), engine.connect():
             pass

@@ -108,7 +108,7 @@ class KindTable:
         self.columns: dict[str, str] = {}  # field -> column
         columns: dict[str, Column[Any]] = {}
         for field in spec.content_fields:
-            if field.name in storage.children:
+            if field.name in storage.children or field.name in storage.computed:
                 continue
             if field.name == "id" and spec.identity.strategy != "uuid":
                 continue  # a derived id is not stored

@@ -29,6 +29,9 @@ class Notice:
 
     done: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: Whether the environment says how to reach the platform (api and token); without,
+    #: a problem is only a warning saying what the operator must do.
+    configured: bool = True
 
 
 class SqlPlatform:
@@ -79,6 +82,15 @@ class SqlPlatform:
     def setup_hint(self, instance: Instance) -> str:
         return "run 'appsync instance init URL' first"
 
+    def preflight(self, instance: Instance, api: str | None, token: str | None) -> None:
+        """Before an apply writes: check what telling the platform afterwards needs."""
+
+    def adopt(self, instance: Instance) -> bool:
+        raise InstanceError(
+            f"'instance adopt' is for existing platform databases; a {self.name} instance is "
+            "created with 'appsync instance init URL'"
+        )
+
     def notify(self, instance: Instance, api: str | None, token: str | None) -> Notice:
         """Tell the running platform that definitions changed (after a commit)."""
         return Notice()
@@ -101,7 +113,9 @@ class ReferencePlatform(SqlPlatform):
 
 
 def _platform_classes() -> dict[str, type[SqlPlatform]]:
-    return {"reference": ReferencePlatform}
+    from appsync.instance.directus import DirectusPlatform
+
+    return {"directus": DirectusPlatform, "reference": ReferencePlatform}
 
 
 def make_platform(name: str) -> SqlPlatform:

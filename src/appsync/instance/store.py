@@ -177,18 +177,24 @@ class SqlStore:
             for (pid, _, _), tid in zip(raw, ids, strict=True):
                 self._to_platform[spec.kind][tid] = pid
                 self._to_tree[spec.kind][str(pid)] = tid
-        objs = []
-        for (_, content, _), tid in zip(raw, ids, strict=True):
+        contents: list[tuple[Any, dict[str, Any]]] = []
+        for (pid, content, _), tid in zip(raw, ids, strict=True):
             content["id"] = tid
             content = self._map_refs(spec, content, to_tree=True)
             if spec.identity.strategy == "natural":
                 content["id"] = derived_id(self.registry, spec, content)
                 if index:
-                    pid = self._to_platform[spec.kind].pop(tid)
+                    self._to_platform[spec.kind].pop(tid, None)
                     self._to_platform[spec.kind][content["id"]] = pid
                     self._to_tree[spec.kind][str(pid)] = content["id"]
-            objs.append(make_obj(spec, content, app_id=self.app_id))
-        return objs
+            contents.append((pid, content))
+        if spec.storage.computed:
+            self.complete(spec, contents)
+        return [make_obj(spec, content, app_id=self.app_id) for _, content in contents]
+
+    def complete(self, spec: KindSpec, contents: list[tuple[Any, dict[str, Any]]]) -> None:
+        """Fill in the ``computed`` fields of objects just read (platform code)."""
+        raise NotImplementedError(f"{self.registry.name}: no code computes {spec.kind} fields")
 
     def _tree_id_of(
         self, spec: KindSpec, pid: Any, content: dict[str, Any], row: dict[str, Any]

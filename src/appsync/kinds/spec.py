@@ -185,6 +185,8 @@ class StorageSpec(_Frozen):
     #: Fields that point at rows written after this one (a flow's first operation): written
     #: in a second pass, once everything they may name exists.
     deferred: tuple[str, ...] = ()
+    #: Fields the platform's own code reads and writes (a collection's columns: DDL).
+    computed: tuple[str, ...] = ()
 
 
 def _named_fields(data: Any) -> Any:
@@ -231,7 +233,8 @@ class KindSpec(_Frozen):
                 raise ValueError(f"'{key}' is not a field")
         if self.identity.strategy == "natural" and not self.identity.key:
             raise ValueError("identity: natural needs a key")
-        for name in (*self.storage.children, *self.storage.columns, *self.storage.deferred):
+        storage = self.storage
+        for name in (*storage.children, *storage.columns, *storage.deferred, *storage.computed):
             if name not in self.fields:
                 raise ValueError(f"storage names '{name}', which is not a field")
         for name, child in self.storage.children.items():
@@ -287,6 +290,8 @@ class PlatformSpec(_Frozen):
     codecs: dict[FieldType, Codec] = Field(default_factory=dict)
     #: Supported platform versions, as the platform reports them (informational).
     versions: tuple[str, ...] = ()
+    #: Per supported version, the newest schema migration its database records.
+    migrations: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> PlatformSpec:

@@ -18,6 +18,7 @@ from appsync.clock import now_utc
 from appsync.errors import AppsyncError, ConflictError, UsageError
 from appsync.instance.connect import Instance
 from appsync.instance.lock import apply_lock
+from appsync.instance.platforms import Notice
 from appsync.kinds import Registry
 from appsync.paths import values_at
 from appsync.plan.model import Change, Plan
@@ -61,6 +62,8 @@ class ApplyOutcome:
     written: list[Change] = field(default_factory=list)
     #: Conflicts a merge could not settle and nobody was there to ask about (exit 3).
     unresolved: list[Change] = field(default_factory=list)
+    #: What telling the running platform about the committed changes gave.
+    notice: Notice | None = None
 
     @property
     def nothing_to_do(self) -> bool:
@@ -177,7 +180,26 @@ def run_apply(
     *,
     show_plan: bool = True,
 ) -> ApplyOutcome:
-    """The whole apply under the instance's lock. ``get_plan`` runs inside the lock."""
+    """The whole apply under the instance's lock. ``get_plan`` runs inside the lock. Before
+    anything is written the platform checks what it needs to be told afterwards (an API
+    token); after the last commit it is told."""
+    if not options.dry_run:
+        instance.platform.preflight(instance, instance.api, instance.token)
+    outcome = _apply_locked(instance, registry, get_plan, options, ui, show_plan=show_plan)
+    if outcome.report is not None and not options.dry_run and outcome.written:
+        outcome.notice = instance.platform.notify(instance, instance.api, instance.token)
+    return outcome
+
+
+def _apply_locked(
+    instance: Instance,
+    registry: Registry,
+    get_plan: Callable[[], Plan],
+    options: ApplyOptions,
+    ui: Interaction,
+    *,
+    show_plan: bool,
+) -> ApplyOutcome:
     with apply_lock(instance, registry, command=options.command, timeout=options.lock_timeout):
         plan = get_plan()
         if show_plan:

@@ -73,7 +73,7 @@ def make_plan_from(
     wanted = {o.key for o in want}
     # With --prune, objects deleted in Git leave the target: nothing may still refer to them.
     remaining = [o.key for o in live if not (prune and o.key in states and o.key not in wanted)]
-    validation = validate(registry, want, remaining)
+    validation = validate(registry, want, remaining, live)
     if validation.errors:
         count = len(validation.errors)
         raise TreeError(f"{validation.errors[0]} ({count} problem(s))", validation.errors)

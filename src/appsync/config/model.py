@@ -47,6 +47,12 @@ class Environment(_Model):
             value = os.environ.get(match.group(1))
             if value is None:
                 raise ConfigError(f"environment '{name}': variable {match.group(1)} is not set")
+            if not value:
+                # What CI gives a job that may not read the secret (a fork's pull request).
+                raise ConfigError(
+                    f"environment '{name}': variable {match.group(1)} is empty "
+                    "(in CI: is its secret available to this job?)"
+                )
             return value
 
         return _VAR.sub(repl, self.url)

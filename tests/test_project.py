@@ -26,7 +26,28 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert run_command.endswith("appsync demo")
 
 
+def test_github_runs_the_readme_test_command_without_the_shared_vectors() -> None:
+    """On GitHub there is no ../shared: the workflow runs the README's command itself (not
+    .ci/run, which requires the JCS vectors) against a PostgreSQL service."""
+    from appsync.yamlio import load_text
+
+    test_command = _readme_commands()[1]
+    path = ROOT / ".github/workflows/tests.yml"
+    job = load_text(path.read_text(encoding="utf-8"), str(path))["jobs"]["tests"]
+    last = job["steps"][-1]
+    assert last["run"].strip() == test_command
+    assert last["env"]["CI"] == "true"
+    assert last["env"]["APPSYNC_TEST_DATABASE_URL"].endswith("@127.0.0.1:5432/test")
+    for holder in (job, *job["steps"]):
+        assert "APPSYNC_REQUIRE_JCS_VECTORS" not in str(holder.get("env", {})) + holder.get(
+            "run", ""
+        )
+    assert job["services"]["postgres"]["ports"] == ["5432:5432"]
+    assert "APPSYNC_REQUIRE_JCS_VECTORS=1" in (ROOT / ".ci/run").read_text()
+
+
 def test_examples_repo_is_canonical() -> None:
     result = run("fmt", "--check", str(ROOT / "examples/repo"))
     assert result.exit_code == 0, result.output
     assert (ROOT / "examples/repo/apps/invoices/app.json").is_file()
+

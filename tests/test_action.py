@@ -125,7 +125,7 @@ def workspace(tmp_path: Path) -> dict[str, Any]:
     return {"repo": repo, "prod": prod, "tmp": tmp_path}
 
 
-def _job_env(tmp: Path, server: FakeGitHub, run_id: int, event: Path) -> dict[str, str]:
+def _job_env(server: FakeGitHub, run_id: int, event: Path) -> dict[str, str]:
     """The job's environment: the runner's, with no appsync on the PATH."""
     ours = str(Path(sys.executable).parent)
     path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != ours)
@@ -183,7 +183,7 @@ def test_the_action_plans_comments_applies_and_reports_errors(workspace: dict[st
                 ROOT,
                 {"python-version": "", **inputs},
                 github={"token": TOKEN, "event_name": name, "event": json.loads(event.read_text())},
-                env={**_job_env(tmp, server, run_id, event), "APPSYNC_PROD_URL": url},
+                env={**_job_env(server, run_id, event), "APPSYNC_PROD_URL": url},
                 workspace=repo,
                 runner_temp=temp,
                 uses=stand_ins,

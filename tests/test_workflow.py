@@ -105,6 +105,18 @@ def test_unset_variable_is_named(repo: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert result.exit_code == 1 and "APPSYNC_NOPE_URL is not set" in result.stderr
 
 
+def test_empty_variable_is_named(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GitHub gives a job that may not read a secret an empty string, not an unset variable."""
+    monkeypatch.setenv("APPSYNC_NOPE_URL", "")
+    run("env", "add", "prod", "--url", "${APPSYNC_NOPE_URL}", "--repo", str(repo))
+    result = run("plan", "prod", "--repo", str(repo))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "appsync: error: environment 'prod': variable APPSYNC_NOPE_URL is empty "
+        "(in CI: is its secret available to this job?)\n"
+    )
+
+
 @pytest.fixture
 def bound(repo: Path, db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict:
     """dev exported with its ERP URL as a binding; an empty prod environment."""

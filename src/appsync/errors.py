@@ -71,3 +71,7 @@ class LockHeldError(AppsyncError):
 
 class PackageError(AppsyncError):
     """A package (ZIP) is unsafe or invalid: every problem, one line each, exit 1."""
+
+
+class GitHubError(AppsyncError):
+    """The GitHub API refused a request or could not be reached: exit 1."""

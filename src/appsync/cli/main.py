@@ -19,9 +19,14 @@ def cli(debug: bool) -> None:
 
 
 def _register() -> None:
-    from appsync.cli import commands, package_commands, sync_commands
+    from appsync.cli import commands, github_commands, package_commands, sync_commands
 
-    for command in [*commands.COMMANDS, *sync_commands.COMMANDS, *package_commands.COMMANDS]:
+    for command in [
+        *commands.COMMANDS,
+        *sync_commands.COMMANDS,
+        *package_commands.COMMANDS,
+        *github_commands.COMMANDS,
+    ]:
         cli.add_command(command)
 
 

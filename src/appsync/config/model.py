@@ -59,10 +59,18 @@ class Environment(_Model):
 
 
 def _expand(text: str, name: str, key: str) -> str:
+    where = f"environment '{name}': " + ("" if key == "url" else f"{key}: ")
+
     def repl(match: re.Match[str]) -> str:
         value = os.environ.get(match.group(1))
         if value is None:
-            raise ConfigError(f"environment '{name}': {key}: variable {match.group(1)} is not set")
+            raise ConfigError(f"{where}variable {match.group(1)} is not set")
+        if not value:
+            # What CI gives a job that may not read the secret (a fork's pull request).
+            raise ConfigError(
+                f"{where}variable {match.group(1)} is empty "
+                "(in CI: is its secret available to this job?)"
+            )
         return value
 
     return _VAR.sub(repl, text)

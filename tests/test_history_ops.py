@@ -45,7 +45,7 @@ def test_merge_combines_both_sides_and_is_not_reverted(synced: World, tmp_path: 
     assert change["action"] == "update" and change["merged"] is True
     assert "kept from the target: route" in change["reason"]
     assert [(f["path"], f["side"]) for f in change["fields"]] == [
-        ("widgets[0].props.label", "repo")
+        ("widgets[pane=header,id=title].props.label", "repo")
     ]
 
     merged = synced.apply("--yes", "--conflicts", "merge")

@@ -24,7 +24,7 @@ def test_different_fields_combine(reg: Registry) -> None:
     assert result.clean
     assert result.content == page("/hotfix", {"w1": "One!", "w2": "Two"})
     assert ("route", "live") in result.sides
-    assert ("widgets[id=w1].props.label", "repo") in result.sides
+    assert ("widgets[pane=main,id=w1].props.label", "repo") in result.sides
 
 
 def test_same_field_both_sides_is_a_conflict(reg: Registry) -> None:
@@ -54,6 +54,6 @@ def test_delete_against_edit_conflicts(reg: Registry) -> None:
     live = page("/a", {"w1": "One"})
     repo = page("/a", {"w1": "One", "w2": "Zwei"})
     result = merge_contents(reg.get("page"), base, live, repo)
-    assert result.conflicts == ["widgets[id=w2]"]
+    assert result.conflicts == ["widgets[pane=main,id=w2]"]
     deleted = merge_contents(reg.get("page"), base, live, base)
     assert deleted.clean and [w["id"] for w in deleted.content["widgets"]] == ["w1"]

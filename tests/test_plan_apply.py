@@ -83,6 +83,9 @@ def test_one_sql_edit_is_one_update(synced: World) -> None:
             "old": scalar(synced.prod, "SELECT sql FROM queries WHERE id = :i", i=Q_TOTALS),
             "new": "SELECT 1 AS one\n",
             "side": None,
+            "op": None,
+            "item": None,
+            "within": None,
         }
     ]
     text = synced.plan()

@@ -117,7 +117,7 @@ def _check_keyed(
             result.errors.append(f"{_where(obj)}: {name}[{i}] has no '{missing}'")
             continue
         scope = item.get(group) if group else None
-        ident = (scope, _hashable(keyed.key_of(item)))
+        ident = (scope, _hashable(tuple(item.get(k) for k in keyed.key)))
         if ident in seen:
             within = f" within {group} '{scope}'" if group else ""
             first = keyed.key[0]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from appsync.diff.fields import FieldChange, diff_fields
-from appsync.kinds import Registry
+from appsync.kinds import KindSpec, Registry
 from appsync.model import Obj, SyncState
 
 Action = Literal[
@@ -51,9 +51,11 @@ def decide(
     *,
     prune: bool = False,
     taken: str | None = None,
+    spec: KindSpec | None = None,
 ) -> Decision:
     """One object's row of the table. ``taken`` names the conflict key another live object
-    already holds, for an object the target does not have yet."""
+    already holds, for an object the target does not have yet; ``spec`` (the kind) makes
+    field changes of keyed lists and sets read by key and by member."""
     obj = d or live
     assert obj is not None
     kind, oid = obj.kind, obj.id
@@ -61,7 +63,7 @@ def decide(
     def make(action: Action, reason: str, base: str | None = None) -> Decision:
         fields: tuple[FieldChange, ...] = ()
         if d is not None and live is not None and action != "unchanged":
-            fields = tuple(diff_fields(live.content, d.content))
+            fields = tuple(diff_fields(live.content, d.content, spec))
         return Decision(kind, oid, action, reason, d, live, s, fields, base)
 
     if d is None and live is None:
@@ -124,7 +126,8 @@ def decide_all(
     for key in sorted(set(want) | set(have), key=lambda k: (_kind_rank(registry, k[0]), k[1])):
         d, lv = want.get(key), have.get(key)
         taken = _taken(registry, d, holders, want) if d is not None and lv is None else None
-        decisions.append(decide(d, lv, states.get(key), prune=prune, taken=taken))
+        spec = registry.get(key[0]) if key[0] in registry else None
+        decisions.append(decide(d, lv, states.get(key), prune=prune, taken=taken, spec=spec))
     return decisions
 
 

@@ -69,8 +69,12 @@ class SqlPlatform:
             else:
                 transaction.commit()
 
-    def check(self, instance: Instance) -> None:
-        """Refuse a database that is not an instance of this platform appsync can use."""
+    def check(self, instance: Instance, *, state: bool = True) -> None:
+        """Refuse a database that is not an instance of this platform appsync can use; with
+        ``state`` (plan, apply, drift, log), also one without appsync's own tables."""
+        self.check_platform(instance)
+        if not state:
+            return
         missing = sorted(set(OWN_TABLES) - table_names(instance))
         if missing:
             raise InstanceError(
@@ -78,6 +82,9 @@ class SqlPlatform:
                 f"{', '.join(missing[:5])}{'...' if len(missing) > 5 else ''}); "
                 f"{self.setup_hint(instance)}"
             )
+
+    def check_platform(self, instance: Instance) -> None:
+        """Refuse a database that does not hold this platform (a supported version of it)."""
 
     def setup_hint(self, instance: Instance) -> str:
         return "run 'appsync instance init URL' first"
@@ -101,7 +108,7 @@ class ReferencePlatform(SqlPlatform):
 
     name = "reference"
 
-    def check(self, instance: Instance) -> None:
+    def check_platform(self, instance: Instance) -> None:
         tables = {spec.storage.table for spec in self.registry} | set(OWN_TABLES)
         missing = sorted(tables - table_names(instance))
         if missing:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from appsync.instance.connect import Instance, translate
+from appsync.instance.connect import Instance, table_names, translate
 from appsync.instance.schema import HISTORY, META, own_table
 from appsync.instance.state import read_sync_state
 from appsync.kinds import Registry
@@ -20,8 +20,9 @@ def read_objects(
     registry: Registry,
     kinds: Iterable[str] | None = None,
 ) -> list[Obj]:
-    """Every live object of the given kinds (all kinds by default), in apply order."""
-    instance.platform.check(instance)
+    """Every live object of the given kinds (all kinds by default), in apply order. Reads
+    only the platform's tables: an instance appsync never applied to needs no adopting."""
+    instance.platform.check(instance, state=False)
     with translate(instance.display), instance.engine.connect() as connection:
         objs = instance.platform.store(connection).read_all(kinds)
     return instance.bindings.unbind(registry, objs)
@@ -30,9 +31,12 @@ def read_objects(
 def read_history(
     instance: Instance, registry: Registry
 ) -> dict[tuple[str, str], list[HistoryEntry]]:
-    """The instance's own history entries per object, newest first."""
+    """The instance's own history entries per object, newest first (none on an instance
+    appsync has not adopted)."""
     table = own_table(HISTORY)
     history: dict[tuple[str, str], list[HistoryEntry]] = {}
+    if HISTORY not in table_names(instance):
+        return history
     query = select(table.c.kind, table.c.id, table.c.rev, table.c.timestamp, table.c.origin)
     with translate(instance.display), instance.engine.connect() as connection:
         for row in connection.execute(query.order_by(table.c.seq.desc())):

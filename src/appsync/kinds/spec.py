@@ -58,21 +58,25 @@ class KeyedList(_Frozen):
 
     _tuple = field_validator("key", mode="before")(_as_tuple)
 
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """The fields that identify an item: its group (when keys are unique only in one)
+        and its key."""
+        return (self.group, *self.key) if self.group else self.key
+
     def key_of(self, item: Any) -> Any:
-        """The item's key: the value of the one key field, or a tuple of them."""
+        """The item's identity: the value of the one key field, or a tuple of the values."""
         if not isinstance(item, dict):
             return None
-        if len(self.key) == 1:
-            return item.get(self.key[0])
-        return tuple(item.get(k) for k in self.key)
+        if len(self.identity) == 1:
+            return item.get(self.identity[0])
+        return tuple(item.get(k) for k in self.identity)
 
     def label(self, item: Any) -> str:
-        """``export`` / ``collection=articles,action=read``: how a diff path names an item."""
-        if len(self.key) == 1:
-            return (
-                f"{self.key[0]}={_plain(item.get(self.key[0]) if isinstance(item, dict) else None)}"
-            )
-        return ",".join(f"{k}={_plain(item.get(k))}" for k in self.key)
+        """``id=export`` / ``collection=articles,action=read``: how a diff path names an
+        item (``pane=toolbar,id=export`` in a list grouped by pane)."""
+        values = item if isinstance(item, dict) else {}
+        return ",".join(f"{k}={_plain(values.get(k))}" for k in self.identity)
 
 
 def _plain(value: Any) -> str:

@@ -147,7 +147,7 @@ def _change(
         from_rev=decision.live.rev if decision.live else None,
         to_rev=desired.rev if desired else None,
         base_rev=decision.base_rev,
-        fields=tuple(FieldDiff(path=f.path, old=f.old, new=f.new) for f in decision.fields),
+        fields=tuple(FieldDiff.of(f) for f in decision.fields),
         reason=decision.reason,
         risk=change_risk(registry, decision),
         desired=to_jsonable(desired.content) if desired is not None else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +39,41 @@ class FieldDiff(_Frozen):
     new: Any = None
     #: For a merge: which side the value comes from ("repo", "live" or "both").
     side: str | None = None
+    #: ``add`` / ``remove``: a member of a set or an item of a keyed list (or a key) added
+    #: or removed; ``move``: a keyed list's new order (old and new name its items).
+    op: Literal["add", "remove", "move"] | None = None
+    #: A keyed list's item as a person names it (``export``), and where it sits when its
+    #: key is unique only there (``pane toolbar``).
+    item: str | None = None
+    within: str | None = None
+
+    @classmethod
+    def of(cls, change: Any, side: str | None = None) -> FieldDiff:
+        """From the diff's own :class:`~appsync.diff.fields.FieldChange`."""
+        return cls(
+            path=change.path,
+            old=change.old,
+            new=change.new,
+            side=side,
+            op=change.op,
+            item=change.item,
+            within=change.within,
+        )
+
+    def summary(self, value: Callable[[Any], str]) -> str | None:
+        """``widgets: export added (pane toolbar)``, ``grants: + "x"``: the one-line form
+        of an added or removed member or item and of a new order; None for other values."""
+        where = f" ({self.within})" if self.within else ""
+        if self.op in ("add", "remove") and self.item is not None:
+            done = "added" if self.op == "add" else "removed"
+            return f"{self.path.split('[', 1)[0]}: {self.item} {done}{where}"
+        if self.op == "add":
+            return f"{self.path}: + {value(self.new)}"
+        if self.op == "remove":
+            return f"{self.path}: - {value(self.old)}"
+        if self.op == "move":
+            return f"{self.path}: {value(self.old)} -> {value(self.new)}"
+        return None
 
 
 class Change(_Frozen):

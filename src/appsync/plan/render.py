@@ -245,6 +245,9 @@ def _text_change(change: Change, color: bool) -> list[str]:
 def _text_field(field: FieldDiff, color: bool) -> list[str]:
     pad = " " * 6
     side = f" (from {_safe(field.side)})" if field.side else ""
+    summary = field.summary(_value)
+    if summary is not None:
+        return [f"{pad}{_safe(summary)}{side}"]
     path = _safe(field.path)
     diff = _diff_lines(field)
     if not diff:
@@ -381,6 +384,11 @@ def _md_item(change: Change, *, full: bool) -> str:
 
 def _md_field(field: FieldDiff) -> list[str]:
     label = _code(_clip(field.path)) + (f" (from {_md(field.side)})" if field.side else "")
+    summary = field.summary(_value)
+    if summary is not None:
+        return [
+            f"  - {_md(_clip(summary, 300))}" + (f" (from {_md(field.side)})" if field.side else "")
+        ]
     diff = _diff_lines(field)
     if not diff:
         return [f"  - {label}: {_code(_value(field.old))} → {_code(_value(field.new))}"]

@@ -84,8 +84,7 @@ def find_drift(instance: Instance, repo: GitRepo, registry: Registry) -> DriftRe
             before = _content_at(registry, key, state.applied_rev, stored, desired)
             fields = (
                 tuple(
-                    FieldDiff(path=f.path, old=f.old, new=f.new)
-                    for f in diff_fields(before, obj.content)
+                    FieldDiff.of(f) for f in diff_fields(before, obj.content, registry.get(key[0]))
                 )
                 if before is not None
                 else ()

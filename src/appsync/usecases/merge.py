@@ -138,8 +138,7 @@ def _merge_one(
     merged = make_obj(spec, result.content)
     kept = sorted({p for p, side in result.sides if side == "live"})
     fields = tuple(
-        FieldDiff(path=f.path, old=f.old, new=f.new, side="repo")
-        for f in diff_fields(lv.content, merged.content)
+        FieldDiff.of(f, side="repo") for f in diff_fields(lv.content, merged.content, spec)
     )
     reason = f"three-way merge with base {(base_rev or '')[:15]}"
     if kept:

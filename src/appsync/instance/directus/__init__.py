@@ -54,9 +54,8 @@ class DirectusPlatform(SqlPlatform):
             f"{newest or 'none'}; appsync supports Directus {supported})"
         )
 
-    def check(self, instance: Instance) -> None:
+    def check_platform(self, instance: Instance) -> None:
         self.version(instance)
-        super().check(instance)
 
     # -------------------------------------------------------------- adopt
 

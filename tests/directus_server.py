@@ -1,0 +1,274 @@
+"""A real Directus for the tests: installed from the project's own files (tests/directus:
+Directus 12.4.0, and Node 22 from the npm registry when the machine's Node is older) into a
+cache folder shared by every run on the machine, then bootstrapped and started per test on a
+free port, on SQLite or PostgreSQL.
+
+The cache is ``$APPSYNC_DIRECTUS_CACHE`` or ``~/.cache/appsync/directus``, one folder per
+version of the lock files; a file lock keeps concurrent test workers from installing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent / "directus"
+NODE_MAJOR = 22
+CACHE = Path(
+    os.environ.get("APPSYNC_DIRECTUS_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "appsync" / "directus"
+)
+INSTALL_TIMEOUT = 1800
+
+
+@dataclass(frozen=True)
+class Install:
+    node_bin: Path
+    directus: Path
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = f"{self.node_bin}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+
+def _files_digest() -> str:
+    digest = hashlib.sha256(platform.machine().encode())
+    for name in (
+        "package.json",
+        "package-lock.json",
+        "node/package.json",
+        "node/package-lock.json",
+    ):
+        digest.update(name.encode() + b"\0" + (HERE / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _system_node() -> Path | None:
+    node = shutil.which("node")
+    if node is None:
+        return None
+    try:
+        version = subprocess.run(
+            [node, "--version"], capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    major = int(version.lstrip("v").split(".")[0] or 0)
+    return Path(node).parent if major >= NODE_MAJOR else None
+
+
+def _npm_ci(folder: Path, env: dict[str, str]) -> None:
+    done = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"npm ci in {folder} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+
+
+def install() -> Install:
+    """Directus (and Node 22 if needed), installed once per machine and lock-file version."""
+    root = CACHE / _files_digest()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"{root.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = root / "installed.json"
+        if stamp.is_file():
+            data = json.loads(stamp.read_text())
+            return Install(Path(data["node_bin"]), Path(data["directus"]))
+        if root.exists():
+            shutil.rmtree(root)
+        (root / "node").mkdir(parents=True)
+        (root / "app").mkdir()
+        env = dict(os.environ)
+        node_bin = _system_node()
+        if node_bin is None:
+            for name in ("package.json", "package-lock.json"):
+                shutil.copy(HERE / "node" / name, root / "node" / name)
+            _npm_ci(root / "node", env)
+            arch = {"x86_64": "x64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+            package = root / "node" / "node_modules" / f"node-linux-{arch}"
+            node_bin = package / "bin"
+            env["npm_config_nodedir"] = str(package)
+        env["PATH"] = f"{node_bin}{os.pathsep}{env.get('PATH', '')}"
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(HERE / name, root / "app" / name)
+        _npm_ci(root / "app", env)
+        directus = root / "app" / "node_modules" / ".bin" / "directus"
+        stamp.write_text(json.dumps({"node_bin": str(node_bin), "directus": str(directus)}))
+        return Install(node_bin, directus)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Directus:
+    """One Directus instance: bootstrapped on start, its process stopped on close."""
+
+    def __init__(
+        self, install: Install, folder: Path, *, database: str, admin_email: str, token: str
+    ) -> None:
+        self.install = install
+        self.folder = folder
+        self.database = database  # "sqlite" or a PostgreSQL URL (postgresql+psycopg://...)
+        self.admin_email = admin_email
+        self.token = token
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The database URL appsync uses."""
+        if self.database == "sqlite":
+            return f"sqlite:///{self.folder / 'directus.db'}"
+        return self.database
+
+    def _env(self) -> dict[str, str]:
+        env = self.install.env()
+        env.update(
+            {
+                "PORT": str(self.port),
+                "HOST": "127.0.0.1",
+                "PUBLIC_URL": self.api,
+                "KEY": "appsync-test-key",
+                "SECRET": "appsync-test-secret",
+                "ADMIN_EMAIL": self.admin_email,
+                "ADMIN_PASSWORD": "admin-password",
+                "ADMIN_TOKEN": self.token,
+                "TELEMETRY": "false",
+                "LOG_LEVEL": "warn",
+                "WEBSOCKETS_ENABLED": "false",
+                "STORAGE_LOCAL_ROOT": str(self.folder / "uploads"),
+                "EXTENSIONS_PATH": str(self.folder / "extensions"),
+            }
+        )
+        if self.database == "sqlite":
+            env.update({"DB_CLIENT": "sqlite3", "DB_FILENAME": str(self.folder / "directus.db")})
+        else:
+            env.update(
+                {"DB_CLIENT": "pg", "DB_CONNECTION_STRING": self.database.replace("+psycopg", "")}
+            )
+        return env
+
+    def bootstrap(self) -> None:
+        (self.folder / "uploads").mkdir(exist_ok=True)
+        (self.folder / "extensions").mkdir(exist_ok=True)
+        done = subprocess.run(
+            [str(self.install.directus), "bootstrap"],
+            cwd=self.folder,
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"directus bootstrap failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
+
+    def start(self) -> None:
+        log = open(self.folder / "directus.log", "ab")  # noqa: SIM115 (closed in stop)
+        self._log = log
+        self.process = subprocess.Popen(
+            [str(self.install.directus), "start"],
+            cwd=self.folder,
+            env=self._env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"directus exited: {self.log_tail()}")
+            with contextlib.suppress(OSError, ValueError):
+                status, _ = self.request("GET", "/server/ping")
+                if status == 200:
+                    return
+            time.sleep(0.3)
+        raise RuntimeError(f"directus did not start in time: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        path = self.folder / "directus.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, 15)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait(timeout=20)
+        self.process = None
+        log = getattr(self, "_log", None)
+        if log is not None:
+            log.close()
+
+    def request(
+        self, method: str, path: str, body: Any = None, *, token: str | None = None
+    ) -> tuple[int, Any]:
+        """One REST call as the admin (or with ``token``): (status, parsed JSON)."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.api + path, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {token or self.token}")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw, status = response.read(), response.status
+        except urllib.error.HTTPError as exc:
+            raw, status = exc.read(), exc.code
+        try:
+            return status, (json.loads(raw) if raw else None)
+        except ValueError:
+            return status, raw.decode(errors="replace")  # /server/ping answers "pong"
+
+    def ok(self, method: str, path: str, body: Any = None, *, token: str | None = None) -> Any:
+        """A REST call that must succeed; its ``data``."""
+        status, payload = self.request(method, path, body, token=token)
+        assert status < 300, f"{method} {path}: HTTP {status}: {payload}"
+        return payload.get("data") if isinstance(payload, dict) else payload
+
+
+@contextlib.contextmanager
+def running(
+    install: Install, folder: Path, *, database: str, admin_email: str, token: str
+) -> Iterator[Directus]:
+    server = Directus(install, folder, database=database, admin_email=admin_email, token=token)
+    try:
+        server.bootstrap()
+        server.start()
+        yield server
+    finally:
+        server.stop()

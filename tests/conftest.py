@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pygit2
 import pytest
@@ -105,3 +106,11 @@ def second_db(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> st
 @pytest.fixture
 def pg_url(pg_server: PgServer) -> str:
     return pg_server.new_database()
+
+
+@pytest.fixture(scope="session")
+def directus() -> Any:
+    """Directus, installed from tests/directus into the machine's cache on first use."""
+    from tests.directus_server import install
+
+    return install()

@@ -14,7 +14,7 @@ import pytest
 from appsync.canonical import canonical_json
 from tests.conftest import PgServer
 from tests.directus_project import AUTHOR_ID, build
-from tests.directus_server import Directus, Install, install, running
+from tests.directus_server import Directus, Install, running
 from tests.helpers import git, run, table_digest
 
 pytestmark = pytest.mark.directus
@@ -33,11 +33,6 @@ environments:
     token: ${{PROD_DIRECTUS_TOKEN}}
 apps: []
 """
-
-
-@pytest.fixture(scope="session")
-def directus() -> Install:
-    return install()
 
 
 def _database(engine: str, request: pytest.FixtureRequest) -> str:

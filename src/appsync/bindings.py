@@ -78,7 +78,8 @@ class Bindings:
         for obj in objs:
             content = self.unbind_content(obj.content)
             if content != obj.content:
-                obj = make_obj(registry.get(obj.kind), content, obj.history, obj.path)
+                spec = registry.get(obj.kind)
+                obj = make_obj(spec, content, obj.history, obj.path, app_id=obj.app_id)
             result.append(obj)
         return result
 

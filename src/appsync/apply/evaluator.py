@@ -21,6 +21,7 @@ from appsync.instance.connect import Instance
 from appsync.kinds import Registry
 from appsync.plan.model import Change, to_jsonable
 from appsync.port import UnitOfWork
+from appsync.secrets import to_tree
 
 Reporter = Callable[[str], None]
 #: Builds an audit row from a unit's counts, its status and a note naming the unit.
@@ -60,8 +61,8 @@ def check_stale(
 ) -> None:
     """Refuse when any touched object's live rev is not the one the plan saw."""
     found = uow.read_keys([c.key for c in touched])
-    unbind = (bindings if bindings is not None else Bindings()).unbind
-    now = {o.key: o for o in unbind(registry, found.values())}
+    seen = to_tree(registry, bindings if bindings is not None else Bindings(), found.values())
+    now = {o.key: o for o in seen}
     stale = []
     for change in touched:
         live = now.get(change.key)
@@ -125,7 +126,7 @@ def _record(
     at = now_utc()
     written = [s for s in steps if s.op != "delete"]
     found = uow.read_keys([s.key for s in written])
-    produced = {o.key: o for o in bindings.unbind(registry, found.values())}
+    produced = {o.key: o for o in to_tree(registry, bindings, found.values())}
     history: list[dict[str, str | None]] = []
     states: list[dict[str, str]] = []
     for step in written:

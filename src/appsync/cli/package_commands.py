@@ -10,12 +10,11 @@ import click
 from appsync.cli.console import Console
 from appsync.cli.sync_commands import apply_options, finish_apply, target_for
 from appsync.errors import UsageError
-from appsync.kinds import registry
 from appsync.package import ENVIRONMENTS, ImportConfig, ImportOptions, Verified
 from appsync.package.names import show
 from appsync.usecases import package as package_uc
 from appsync.usecases.policy import check_protected, effective
-from appsync.usecases.targets import open_target
+from appsync.usecases.targets import open_target, tree_registry
 
 OUT_FILE = click.option(
     "-o",
@@ -122,7 +121,11 @@ def report_pack(result: package_uc.PackResult) -> None:
 @pack_options
 def pack_command(app_dir: Path, out: Path, **options: Any) -> None:
     """Pack APP_DIR (<repo>/apps/<app>) and the instance-wide objects it needs into a ZIP."""
-    report_pack(package_uc.pack_folder(registry(), app_dir, out, pack_settings(options)))
+    from appsync.gitstore import find_repo_root
+
+    root = find_repo_root(app_dir if app_dir.is_dir() else Path("."))
+    reg = tree_registry(root)
+    report_pack(package_uc.pack_folder(reg, app_dir, out, pack_settings(options)))
 
 
 def export_zip(
@@ -164,7 +167,7 @@ def _warn(verified: Verified) -> None:
 )
 def verify_command(package: Path, verify_integrity: bool | None) -> None:
     """Check PACKAGE: integrity, structure, schema version, references. Exit 1 on problems."""
-    verified = package_uc.verify_package(registry(), package, integrity=verify_integrity)
+    verified = package_uc.verify_package(None, package, integrity=verify_integrity)
     _warn(verified)
     click.echo(f"OK {_describe(package.name, verified)}")
 
@@ -181,7 +184,7 @@ def verify_command(package: Path, verify_integrity: bool | None) -> None:
 )
 def unpack_command(package: Path, out: Path) -> None:
     """Write PACKAGE's canonical tree into a new folder, after verifying all of it."""
-    verified = package_uc.unpack(registry(), package, out)
+    verified = package_uc.unpack(None, package, out)
     _warn(verified)
     click.echo(
         f"Unpacked {len(verified.tree)} files into {out}: {_describe(package.name, verified)}"
@@ -220,8 +223,7 @@ def import_command(
     options left out come from appsync.yaml's environment, then import_config.json)."""
     if options["write_merged"]:
         raise UsageError("--write-merged needs a work tree; unpack the package into Git first")
-    reg = registry()
-    verified = package_uc.verify_package(reg, package, integrity=verify_integrity)
+    verified = package_uc.verify_package(None, package, integrity=verify_integrity)
     for warning in verified.warnings:
         click.echo(f"warning: {warning}", err=True)
     resolved = target_for(target, options["repo_dir"])
@@ -244,6 +246,12 @@ def import_command(
     )
     check_protected(resolved, dirty=False, conflicts=apply.conflicts, force=options["force"])
     with open_target(resolved) as instance:
+        reg = instance.registry
+        if verified.registry is not reg:
+            raise UsageError(
+                f"{package.name} holds a {verified.registry.name if verified.registry else '?'} "
+                f"app; {instance.target} is a {reg.name} instance"
+            )
         outcome = package_uc.import_package(
             instance,
             reg,

@@ -68,6 +68,19 @@ def _save(path: Path, document: Any) -> None:
     os.replace(temporary, path)
 
 
+def set_platform(root: Path, platform: str) -> None:
+    """Record the repository's platform (``platform: directus``) right after ``version``."""
+    path = _path(root)
+    document = _load(path)
+    if "platform" in document:
+        document["platform"] = platform
+    else:
+        keys = list(document)
+        at = keys.index("version") + 1 if "version" in keys else 0
+        document.insert(at, "platform", platform)
+    _save(path, document)
+
+
 def add_environment(root: Path, name: str, settings: dict[str, Any]) -> None:
     path = _path(root)
     document = _load(path)

@@ -101,8 +101,9 @@ class AppsyncConfig(_Model):
 
     @property
     def tree_platform(self) -> str | None:
-        """The one platform of the tree this repository holds (all environments agree)."""
-        found = {self.platform_of(n) or "reference" for n in self.environments}
+        """The one platform of the tree this repository holds, where the file names one
+        (at the top or per environment, all agreeing); None where it names none."""
+        found = {p for n in self.environments if (p := self.platform_of(n))}
         if self.platform:
             found.add(self.platform)
         if len(found) > 1:

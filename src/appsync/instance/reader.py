@@ -13,6 +13,7 @@ from appsync.instance.schema import HISTORY, META, own_table
 from appsync.instance.state import read_sync_state
 from appsync.kinds import Registry
 from appsync.model import HistoryEntry, Obj, SyncState
+from appsync.secrets import to_tree
 
 
 def read_objects(
@@ -25,7 +26,7 @@ def read_objects(
     instance.platform.check(instance, state=False)
     with translate(instance.display), instance.engine.connect() as connection:
         objs = instance.platform.store(connection).read_all(kinds)
-    return instance.bindings.unbind(registry, objs)
+    return to_tree(registry, instance.bindings, objs)
 
 
 def read_history(
@@ -68,4 +69,4 @@ def read_snapshot(
     ):
         objs = instance.platform.store(connection).read_all()
         states = read_sync_state(connection)
-    return instance.bindings.unbind(registry, objs), states
+    return to_tree(registry, instance.bindings, objs), states

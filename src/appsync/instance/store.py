@@ -24,6 +24,7 @@ from appsync.instance.mapping import ChildTable, KindTable, decode, encode, mapp
 from appsync.kinds import KindSpec, Registry
 from appsync.model import Obj
 from appsync.paths import map_at
+from appsync.secrets import restore
 
 CHUNK = 500
 Key = tuple[str, str]
@@ -249,6 +250,7 @@ class SqlStore:
         if not contents:
             return
         kt = self.mapping.of(spec.kind)
+        contents = [restore(spec, dict(c), None) for c in contents]
         prepared = [self._map_refs(spec, dict(c), to_tree=False) for c in contents]
         rows = []
         for content in prepared:
@@ -279,10 +281,24 @@ class SqlStore:
         ).scalar()
         return found
 
+    def _restored(
+        self, spec: KindSpec, contents: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Contents to write with each secret marker replaced by the target's own value."""
+        if not spec.secrets:
+            return [dict(c) for c in contents]
+        live = self.read_keys([(spec.kind, str(c["id"])) for c in contents])
+        restored = []
+        for content in contents:
+            own = live.get((spec.kind, str(content["id"])))
+            restored.append(restore(spec, dict(content), own.content if own else None))
+        return restored
+
     def update(self, spec: KindSpec, contents: Sequence[Mapping[str, Any]]) -> None:
         if not contents:
             return
         kt = self.mapping.of(spec.kind)
+        contents = self._restored(spec, contents)
         prepared = [self._map_refs(spec, dict(c), to_tree=False) for c in contents]
         pids = [self._platform_id_of(spec, c) for c in prepared]
         existing = {name: self._existing_children(ct, pids) for name, ct in kt.children.items()}

@@ -122,6 +122,16 @@ class Reference(_Frozen):
         )
 
 
+class SecretPath(_Frozen):
+    """A credential inside an ordinary field (DESIGN section 2a): the value at ``path``,
+    only where each sibling named in ``where`` matches its regular expression (a header's
+    name) and, with ``pattern``, only where the value itself matches (a URL with a token)."""
+
+    path: str
+    where: dict[str, str] = Field(default_factory=dict)
+    pattern: str | None = None
+
+
 class Identity(_Frozen):
     """How a kind's objects are identified. ``uuid``: the platform's own stable id.
     ``natural``: the platform keys rows by a serial id or a name, so the tree id is a UUID
@@ -219,6 +229,7 @@ class KindSpec(_Frozen):
     fields: dict[str, FieldSpec]
     references: tuple[Reference, ...] = ()
     identity: Identity = Field(default_factory=Identity)
+    secrets: tuple[SecretPath, ...] = ()
     storage: StorageSpec
 
     _tuple = field_validator("slug_from", mode="before")(_as_tuple)

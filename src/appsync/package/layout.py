@@ -46,6 +46,8 @@ class Metadata(_Model):
     format: Literal["appsync-package"] = "appsync-package"
     schema_version: str = Field(default=SCHEMA_VERSION, pattern=r"^\d+\.\d+$")
     appsync_version: str
+    #: The platform whose tree the package holds (packages before platforms: reference).
+    platform: str = Field(default="reference", pattern=r"^[a-z][a-z0-9_-]*$")
     app: AppInfo
     tag: str = Field(pattern=TAG_PATTERN)
     environment: Environment

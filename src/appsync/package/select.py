@@ -38,6 +38,18 @@ def _refers_to(registry: Registry, obj: Obj, ids: set[str]) -> bool:
     return False
 
 
+def _refers_by_field(registry: Registry, obj: Obj, own: list[Obj]) -> bool:
+    """Whether ``obj`` names one of ``own`` by a field other than its id (a collection's
+    name)."""
+    for ref in registry.get(obj.kind).references:
+        if ref.by == "id" or not ref.kind:
+            continue
+        names = {o.content.get(ref.by) for o in own if o.kind == ref.kind}
+        if any(v in names for v in values_at(obj.content, ref.path) if isinstance(v, str)):
+            return True
+    return False
+
+
 def package_objects(
     registry: Registry, objs: list[Obj], app_id: str, *, include_holders: bool = False
 ) -> list[Obj]:
@@ -51,7 +63,11 @@ def package_objects(
     ]
     shared = {o.id: o for o in objs if registry.get(o.kind).scope == "instance"}
     chosen: dict[str, Obj] = {}
-    todo = list(own)
+    # Instance-wide objects that are about the app (a policy's permissions on its
+    # collections) belong with it; they bring what they refer to in turn.
+    about = [o for o in shared.values() if _refers_by_field(registry, o, own)]
+    chosen.update({o.id: o for o in about})
+    todo = [*own, *about]
     while True:
         while todo:
             for text in _strings(registry, todo.pop()):

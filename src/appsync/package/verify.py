@@ -26,7 +26,8 @@ from appsync.canonical.tree import (
     sidecar_paths,
 )
 from appsync.errors import TreeError
-from appsync.kinds import Registry
+from appsync.kinds import Registry, platform_names
+from appsync.kinds import registry as load_platform
 from appsync.model import Obj
 from appsync.package.layout import (
     CHECKSUMS,
@@ -60,6 +61,8 @@ class Verified:
     warnings: list[str] = field(default_factory=list)
     #: Warnings about references out of the package (re-checked against a target on import).
     reference_warnings: list[str] = field(default_factory=list)
+    #: The platform whose kinds the package holds.
+    registry: Registry | None = None
 
     @property
     def ok(self) -> bool:
@@ -67,7 +70,7 @@ class Verified:
 
 
 def verify_entries(
-    registry: Registry,
+    registry: Registry | None,
     files: Mapping[str, bytes],
     *,
     names: set[str] | None = None,
@@ -75,7 +78,8 @@ def verify_entries(
     integrity: bool | None = None,
 ) -> Verified:
     """Check a package's readable ``files``; ``names`` are all its file entries (also those
-    that could not be read, with the reading ``problems``)."""
+    that could not be read, with the reading ``problems``). Without ``registry``, the
+    platform the package's metadata names."""
     result = Verified(errors=list(problems or []))
     names = set(files) if names is None else names
     for required in (METADATA, IMPORT_CONFIG, README):
@@ -83,6 +87,18 @@ def verify_entries(
             result.errors.append(f"{required}: required file is missing")
     if not _metadata(result, files):
         return result  # a newer schema: the rest may mean something else
+    platform = result.metadata.platform if result.metadata is not None else "reference"
+    if registry is None:
+        if platform not in platform_names():
+            result.errors.append(f"{METADATA}: platform {platform!r} is not one appsync knows")
+            return result
+        registry = load_platform(platform)
+    elif registry.name != platform:
+        result.errors.append(
+            f"{METADATA}: the package holds a {platform} tree, not a {registry.name} one"
+        )
+        return result
+    result.registry = registry
     _config(result, files)
     if integrity is None:
         integrity = result.config.options.verify_integrity

@@ -22,6 +22,7 @@ from appsync.plan.model import (
     empty_summary,
     to_jsonable,
 )
+from appsync.secrets import unset
 
 
 def fingerprint(live: Iterable[Obj], states: Mapping[tuple[str, str], SyncState]) -> str:
@@ -68,6 +69,23 @@ def _drops_list_items(registry: Registry, live: Obj, desired: Obj) -> bool:
     return False
 
 
+def _unset_secrets(registry: Registry, decisions: Iterable[Decision], target: str) -> list[str]:
+    """Secrets the repo leaves to the target but the target lacks: set them by hand."""
+    found: list[str] = []
+    for decision in decisions:
+        if decision.action not in ("create", "update", "conflict") or decision.desired is None:
+            continue
+        spec = registry.get(decision.kind)
+        live = decision.live.content if decision.live is not None else None
+        for path in unset(spec, decision.desired.content, live):
+            where = decision.desired.path or decision.desired.label()
+            found.append(
+                f"{where}: {path} is a secret that {target or 'the target'} has no value for: "
+                "set it there by hand, or bind it (${binding:NAME})"
+            )
+    return found
+
+
 def build_plan(
     registry: Registry,
     desired: list[Obj],
@@ -108,6 +126,7 @@ def build_plan(
                 f"this plan deletes {count} of {live_counts.get(app, 0)} objects of {label}: "
                 "apply needs --allow-mass-delete"
             )
+    warnings += _unset_secrets(registry, decisions, target.name)
     risky = [c.risk for c in changes if c.action in (*WRITES, "conflict")]
     risk: Risk = max(risky, key=RISKS.index) if risky else "low"
     return Plan(

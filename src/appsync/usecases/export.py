@@ -16,11 +16,13 @@ from appsync.canonical.tree import (
     render,
 )
 from appsync.clock import now_utc
+from appsync.config import load_config
+from appsync.config.edit import set_platform
 from appsync.errors import RepoError, TreeError, UsageError
 from appsync.gitstore import GitRepo
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_history, read_objects
-from appsync.kinds import KindSpec, Registry
+from appsync.kinds import DEFAULT_PLATFORM, KindSpec, Registry
 from appsync.model import HISTORY_LIMIT, HistoryEntry, Obj
 
 
@@ -108,6 +110,7 @@ def export(
 ) -> ExportResult:
     """Export into the work tree (and commit it), or with ``branch`` commit the live state
     on a new branch from HEAD without touching the current branch, index or work tree."""
+    _claim_platform(repo, registry)
     kinds = select_kinds(registry, components)
     kind_names = {s.kind for s in kinds} | {registry.app.kind}
     live = read_objects(instance, registry, kind_names)
@@ -166,6 +169,22 @@ def export(
     if commit and (result.changed or repo.is_dirty(roots)):
         result.commit = repo.commit_all(message)
     return result
+
+
+def _claim_platform(repo: GitRepo, registry: Registry) -> None:
+    """A repository holds one platform's tree: the first export of another platform's
+    instance records it in appsync.yaml; an instance of a different one is refused."""
+    config = load_config(repo.root)
+    held = config.tree_platform if config is not None else None
+    if held is None:
+        if config is not None and registry.name != DEFAULT_PLATFORM:
+            set_platform(repo.root, registry.name)
+        return
+    if held != registry.name:
+        raise UsageError(
+            f"{repo.root} holds a {held} tree (appsync.yaml); the instance is a "
+            f"{registry.name} instance: export it into a repository of its own"
+        )
 
 
 def _wanted(registry: Registry, obj: Obj, app_ids: set[str] | None) -> bool:

@@ -210,6 +210,7 @@ def _metadata(
     times = [h.at for o in chosen for h in o.history]
     return Metadata(
         appsync_version=__version__,
+        platform=registry.name,
         app=AppInfo(id=app.id, name=app.name, folder=folder),
         tag=options.tag or default_tag(tree),
         environment=options.environment.upper(),  # type: ignore[arg-type]
@@ -232,7 +233,7 @@ def default_tag(tree: dict[str, bytes]) -> str:
 
 
 def verify_package(
-    registry: Registry,
+    registry: Registry | None,
     path: Path,
     *,
     integrity: bool | None = None,
@@ -260,7 +261,7 @@ def verify_package(
     return verified
 
 
-def unpack(registry: Registry, path: Path, out: Path) -> Verified:
+def unpack(registry: Registry | None, path: Path, out: Path) -> Verified:
     """The package's canonical tree into ``out``, byte for byte; nothing at all is written
     unless the whole package verifies."""
     verified = verify_package(registry, path)

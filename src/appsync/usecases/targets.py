@@ -61,7 +61,7 @@ def open_target(target: Target, *, read_only: bool = False) -> Instance:
         target.url, name=target.name or None, read_only=read_only, platform=target.platform
     )
     instance.bindings = target.bindings
-    if target.environment is not None:
+    if target.environment is not None and not read_only:  # plan needs no API token
         try:
             instance.api = target.environment.expanded_api(target.name)
             instance.token = target.environment.expanded_token(target.name)

@@ -1,0 +1,253 @@
+"""Directus: bad input and faults, each one clear line before any write (or, after a commit,
+a line that says what was committed and what to do)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appsync.canonical import canonical_json
+from tests.directus_project import build
+from tests.directus_server import Directus, Install, running
+from tests.helpers import git, run, table_digest
+
+pytestmark = pytest.mark.directus
+
+
+@dataclass
+class Exported:
+    repo: Path
+    fresh: Path  # a bootstrapped, never adopted Directus database file
+
+
+@pytest.fixture(scope="module")
+def exported(directus: Install, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exported]:
+    """A project built on a running Directus and exported to a repo, once for the module;
+    and a fresh Directus database to copy as a target."""
+    root = tmp_path_factory.mktemp("directus-errors")
+    repo = root / "repo"
+    with running(
+        directus, root / "a", database="sqlite", admin_email="a@x.example.com", token="ta"
+    ) as a:
+        build(a)
+        assert run("init", str(repo)).exit_code == 0
+        assert run("export", a.url, "--repo", str(repo), "-m", "Project").exit_code == 0
+    fresh = Directus(
+        directus, root / "b", database="sqlite", admin_email="b@x.example.com", token="tb"
+    )
+    fresh.bootstrap()
+    yield Exported(repo, root / "b" / "directus.db")
+
+
+@pytest.fixture
+def world(exported: Exported, tmp_path: Path) -> tuple[Path, str]:
+    """A copy of the exported repo, and an adopted copy of the fresh database as prod."""
+    repo = tmp_path / "repo"
+    shutil.copytree(exported.repo, repo)
+    db = tmp_path / "prod.db"
+    shutil.copy(exported.fresh, db)
+    url = f"sqlite:///{db}"
+    assert run("instance", "adopt", url).exit_code == 0
+    return repo, url
+
+
+def _edit(path: Path, change: Any) -> None:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    change(document)
+    path.write_bytes(canonical_json(document))
+
+
+def _plan_problems(repo: Path, url: str) -> list[str]:
+    result = run("plan", url, "--repo", str(repo))
+    assert result.exit_code == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    return result.stderr.splitlines()
+
+
+def test_a_relation_to_a_missing_collection_is_refused_in_the_plan(world: tuple[Path, str]) -> None:
+    repo, url = world
+    before = table_digest(url)
+    _edit(
+        repo / "apps/directus/data/relations/articles-author.json",
+        lambda d: d.update(one_collection="writers"),
+    )
+    problems = _plan_problems(repo, url)
+    assert any("one_collection names collection writers" in p for p in problems)
+    assert run("apply", url, "--repo", str(repo), "--yes").exit_code == 1
+    assert table_digest(url) == before
+
+
+def test_a_permission_on_a_missing_collection_is_refused(world: tuple[Path, str]) -> None:
+    repo, url = world
+    (repo / "apps/directus/data/collections/authors.json").unlink()
+    _edit(
+        repo / "apps/directus/data/relations/articles-author.json",
+        lambda d: d.update(one_collection="directus_users"),
+    )
+    problems = _plan_problems(repo, url)
+    assert any(
+        "admin/policies/editors-policy.json: permissions[*].collection names collection authors"
+        in p
+        for p in problems
+    )
+
+
+def test_an_operation_chain_into_another_flow_is_refused(world: tuple[Path, str]) -> None:
+    repo, url = world
+    stranger = "5d3c2b1a-0f9e-4d8c-b7a6-958473625140"
+    flow = repo / "apps/directus/flows/greeter.json"
+    _edit(
+        flow,
+        lambda d: next(o for o in d["operations"] if o["key"] == "check").update(resolve=stranger),
+    )
+    problems = _plan_problems(repo, url)
+    assert any(
+        f"operations[*].resolve names {stranger}, which is not one of its own" in p
+        for p in problems
+    )
+
+
+def test_not_adopted_not_directus_unsupported_version(exported: Exported, tmp_path: Path) -> None:
+    db = tmp_path / "prod.db"
+    shutil.copy(exported.fresh, db)
+    url = f"sqlite:///{db}"
+    before = db.read_bytes()
+    refused = run("plan", url, "--repo", str(exported.repo))
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        f"appsync: error: {url} is not an appsync instance (missing tables: appsync_audit, "
+        f"appsync_history, appsync_lock, appsync_meta, appsync_sync_state); run 'appsync "
+        f"instance adopt {url}' first\n"
+    )
+    assert db.read_bytes() == before
+    with sqlite3.connect(db) as connection:
+        connection.execute(
+            "INSERT INTO directus_migrations (version, name) VALUES ('20991231A', 'Future')"
+        )
+    newer = run("instance", "adopt", url)
+    assert newer.exit_code == 1
+    assert "unsupported Directus version (its newest migration is 20991231A" in newer.stderr
+    assert "supports Directus 12.4.0" in newer.stderr
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).close()
+    plain = run("instance", "adopt", f"sqlite:///{other}", "--repo", str(tmp_path))
+    assert plain.exit_code == 1
+    (tmp_path / "appsync.yaml").write_text(
+        f"version: 1\nenvironments:\n  prod: {{url: 'sqlite:///{other}', platform: directus}}\n"
+    )
+    named = run("instance", "adopt", "prod", "--repo", str(tmp_path))
+    assert named.exit_code == 1
+    assert "is not a Directus database" in named.stderr
+
+
+class _FakeDirectus(http.server.BaseHTTPRequestHandler):
+    """Speaks just enough of Directus's API: health answers, the cache cannot be cleared."""
+
+    def _send(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != "Bearer good":
+            self._send(401, {"errors": [{"message": "Invalid user credentials."}]})
+        else:
+            self._send(200, {"status": "ok", "releaseId": "12.4.0"})
+
+    def do_POST(self) -> None:
+        self._send(503, {"errors": [{"message": "Service unavailable"}]})
+
+    do_PATCH = do_POST
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_api() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeDirectus)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_token_checked_before_any_write_and_notice_after_commit(
+    world: tuple[Path, str], fake_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, url = world
+    (repo / "appsync.yaml").write_text(
+        "version: 1\nplatform: directus\nenvironments:\n"
+        f"  prod: {{url: '{url}', api: '{fake_api}', token: '${{PROD_TOKEN}}'}}\n"
+    )
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "prod")
+    before = table_digest(url)
+    unset = run("apply", "prod", "--repo", str(repo), "--yes")
+    assert unset.exit_code == 1
+    assert (
+        unset.stderr
+        == "appsync: error: environment 'prod': token: variable PROD_TOKEN is not set\n"
+    )
+    monkeypatch.setenv("PROD_TOKEN", "wrong")
+    wrong = run("apply", "prod", "--repo", str(repo), "--yes")
+    assert wrong.exit_code == 1
+    assert wrong.stderr.count("\n") == 1
+    assert (
+        "the token is missing, wrong or not an admin's (Invalid user credentials.)" in wrong.stderr
+    )
+    assert table_digest(url) == before
+    monkeypatch.setenv("PROD_TOKEN", "good")
+    applied = run("apply", "prod", "--repo", str(repo), "--yes")
+    assert applied.exit_code == 1
+    assert "Applied:" in applied.stdout
+    assert applied.stderr.splitlines()[-2:] == [
+        "appsync: error: applied and committed, but clearing the cache failed: HTTP 503 "
+        "Service unavailable; the changes are committed: clear Directus's cache "
+        "(POST /utils/cache/clear?system=true) and reload flows, or restart it",
+        "appsync: error: applied and committed, but reloading the flows failed: HTTP 503 "
+        "Service unavailable; the changes are committed: clear Directus's cache "
+        "(POST /utils/cache/clear?system=true) and reload flows, or restart it",
+    ]
+    assert table_digest(url) != before
+    assert run("plan", "prod", "--repo", str(repo), "--detailed-exitcode").exit_code == 0
+
+
+def test_a_directus_app_travels_as_a_package(exported: Exported, tmp_path: Path) -> None:
+    db = tmp_path / "prod.db"
+    shutil.copy(exported.fresh, db)
+    url = f"sqlite:///{db}"
+    assert run("instance", "adopt", url).exit_code == 0
+    package = tmp_path / "project.zip"
+    packed = run("pack", str(exported.repo / "apps/directus"), "-o", str(package), "--tag", "1.0.0")
+    assert packed.exit_code == 0, packed.stderr
+    verified = run("verify", str(package))
+    assert verified.exit_code == 0, verified.stderr
+    metadata = json.loads(__import__("zipfile").ZipFile(package).read("metadata.json"))
+    assert metadata["platform"] == "directus"
+    imported = run("import", str(package), url, "--yes")
+    assert imported.exit_code == 0, imported.stderr
+    # The package holds the project and its access rules; users only with --include-users.
+    plan = json.loads(run("plan", url, "--repo", str(exported.repo), "--format", "json").stdout)
+    writes = {(c["kind"], c["action"]) for c in plan["changes"] if c["action"] != "unmanaged"}
+    assert writes == {("user", "create")}
+    reference = tmp_path / "ref.db"
+    assert run("instance", "init", f"sqlite:///{reference}").exit_code == 0
+    wrong = run("import", str(package), f"sqlite:///{reference}", "--yes")
+    assert wrong.exit_code == 1
+    assert "holds a directus app" in wrong.stderr

@@ -251,3 +251,53 @@ def test_a_directus_app_travels_as_a_package(exported: Exported, tmp_path: Path)
     wrong = run("import", str(package), f"sqlite:///{reference}", "--yes")
     assert wrong.exit_code == 1
     assert "holds a directus app" in wrong.stderr
+
+
+def test_dropping_data_says_what_and_how_much(world: tuple[Path, str]) -> None:
+    repo, url = world
+    assert run("apply", url, "--repo", str(repo), "--yes").exit_code == 0
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        connection.executemany(
+            "INSERT INTO articles (title, slug) VALUES (?, ?)", [("A", "a"), ("B", "b")]
+        )
+    _edit(
+        repo / "apps/directus/data/collections/articles.json",
+        lambda d: d.update(fields=[f for f in d["fields"] if f["field"] != "body"]),
+    )
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "No body")
+    plan = json.loads(run("plan", url, "--repo", str(repo), "--format", "json").stdout)
+    [change] = [c for c in plan["changes"] if c["action"] == "update"]
+    assert (change["risk"], change["risk_reason"]) == (
+        "critical",
+        "drops columns body of articles (2 rows)",
+    )
+    assert plan["risk"] == "critical" and plan["risk_reason"] == change["risk_reason"]
+    text = run("plan", url, "--repo", str(repo)).stdout
+    assert "fields: body removed" in text
+    assert "Risk: critical (drops columns body of articles (2 rows))." in text
+    assert run("apply", url, "--repo", str(repo), "--yes").exit_code == 0
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        columns = [r[1] for r in connection.execute("PRAGMA table_info(articles)")]
+        titles = sorted(r[0] for r in connection.execute("SELECT title FROM articles"))
+    assert "body" not in columns and titles == ["A", "B"]
+    (repo / "apps/directus/data/collections/articles.json").unlink()
+    (repo / "apps/directus/data/relations/articles-author.json").unlink()
+    for preset in (repo / "apps/directus/presets").glob("*.json"):
+        preset.unlink()
+    _edit(
+        repo / "admin/policies/editors-policy.json",
+        lambda d: d.update(
+            permissions=[p for p in d["permissions"] if p["collection"] != "articles"]
+        ),
+    )
+    plan = json.loads(run("plan", url, "--repo", str(repo), "--prune", "--format", "json").stdout)
+    dropped = next(c for c in plan["changes"] if c["kind"] == "collection")
+    assert dropped["action"] == "delete"
+    assert dropped["risk_reason"] == "drops the table articles (2 rows)"
+    applied = run("apply", url, "--repo", str(repo), "--yes", "--prune", "--allow-mass-delete")
+    assert applied.exit_code == 0, applied.stderr
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
+    assert "articles" not in tables and "authors" in tables
+    assert run("plan", url, "--repo", str(repo), "--detailed-exitcode").exit_code == 0

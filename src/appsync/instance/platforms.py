@@ -9,7 +9,7 @@ platform what changed). The core sees a reader and a unit of work, never a conne
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select
@@ -20,7 +20,8 @@ from appsync.instance.schema import META, OWN_TABLES, own_table
 from appsync.instance.store import SqlStore
 from appsync.instance.unit import SqlUnitOfWork
 from appsync.kinds import DEFAULT_PLATFORM, Registry, registry
-from appsync.port import UnitOfWork
+from appsync.plan.model import Change
+from appsync.port import Key, UnitOfWork
 
 
 @dataclass
@@ -88,6 +89,11 @@ class SqlPlatform:
 
     def setup_hint(self, instance: Instance) -> str:
         return "run 'appsync instance init URL' first"
+
+    def data_at_risk(self, instance: Instance, changes: Iterable[Change]) -> dict[Key, str]:
+        """For changes that would destroy data (a table dropped, a column removed): what
+        and how much, read from the target (plan reads only)."""
+        return {}
 
     def preflight(self, instance: Instance, api: str | None, token: str | None) -> None:
         """Before an apply writes: check what telling the platform afterwards needs."""

@@ -35,38 +35,45 @@ def fingerprint(live: Iterable[Obj], states: Mapping[tuple[str, str], SyncState]
     return "sha256:" + digest.hexdigest()
 
 
-def change_risk(registry: Registry, decision: Decision) -> Risk:
+def change_risk(registry: Registry, decision: Decision) -> tuple[Risk, str]:
+    """A change's risk and its cause (``critical``, ``drops column legacy_code``)."""
     spec = registry.get(decision.kind)
+    label = f"{decision.kind} {decision.obj.name or decision.id}"
     if decision.action == "conflict":
-        return "critical"
+        return "critical", f"conflict on {label}"
     if decision.action == "delete":
-        return "critical" if spec.risk == "high" and spec.scope == "app" else "high"
-    if (
-        decision.action == "update"
-        and decision.live
-        and decision.desired
-        and _drops_list_items(registry, decision.live, decision.desired)
-    ):
-        return "critical"
+        if spec.risk == "high" and spec.scope == "app":
+            return "critical", f"deletes {label} and its data"
+        return "high", f"deletes {label}"
+    if decision.action == "update" and decision.live and decision.desired:
+        dropped = _dropped_items(registry, decision.live, decision.desired)
+        if dropped:
+            return "critical", f"drops {dropped} of {label}"
     if decision.action in ("create", "update"):
-        return spec.risk
-    return "none"
+        verb = "creates" if decision.action == "create" else "changes"
+        return spec.risk, f"{verb} {label}"
+    return "none", ""
 
 
-def _drops_list_items(registry: Registry, live: Obj, desired: Obj) -> bool:
-    """Whether a high-risk kind loses keyed items (a table column removed: data loss)."""
+def _dropped_items(registry: Registry, live: Obj, desired: Obj) -> str:
+    """``column legacy_code``: what a high-risk kind loses of its keyed items (a table's
+    column removed: data loss), or ''."""
     spec = registry.get(live.kind)
     if spec.risk != "high":
-        return False
+        return ""
+    lost: list[str] = []
     for name, fspec in spec.fields.items():
-        if fspec.keyed_list is None:
+        keyed = fspec.keyed_list
+        if keyed is None:
             continue
-        key_of = fspec.keyed_list.key_of
-        before = {repr(key_of(i)) for i in live.content.get(name) or [] if isinstance(i, dict)}
-        after = {repr(key_of(i)) for i in desired.content.get(name) or [] if isinstance(i, dict)}
-        if before - after:
-            return True
-    return False
+        after = {
+            repr(keyed.key_of(i)) for i in desired.content.get(name) or [] if isinstance(i, dict)
+        }
+        for item in live.content.get(name) or []:
+            if isinstance(item, dict) and repr(keyed.key_of(item)) not in after:
+                label = item.get("name") or item.get("field") or keyed.label(item)
+                lost.append(f"{name.rstrip('s')} {label}")
+    return ", ".join(lost)
 
 
 def _unset_secrets(registry: Registry, decisions: Iterable[Decision], target: str) -> list[str]:
@@ -103,42 +110,62 @@ def build_plan(
     app_names = {o.id: o.name for o in live if o.kind == app_kind}
     app_names.update({o.id: o.name for o in desired if o.kind == app_kind})
     live_paths = assign_paths(registry, live)
-    summary = empty_summary()
-    changes: list[Change] = []
-    for decision in decisions:
-        summary[decision.action] += 1
-        if decision.action == "unchanged":
-            continue
-        changes.append(_change(registry, decision, app_names, live_paths))
+    changes = [
+        _change(registry, d, app_names, live_paths) for d in decisions if d.action != "unchanged"
+    ]
+    unchanged = sum(1 for d in decisions if d.action == "unchanged")
     live_counts: dict[str, int] = {}
     for obj in live:
         app = app_names.get(obj.app_id or "", "") if obj.app_id else ""
         live_counts[app] = live_counts.get(app, 0) + 1
-    deletes: dict[str, int] = {}
-    for change in changes:
-        if change.action == "delete":
-            deletes[change.app or ""] = deletes.get(change.app or "", 0) + 1
-    warnings = list(warnings)
-    for app, count in sorted(deletes.items()):
-        if count * 2 > live_counts.get(app, 0):
-            label = f"app '{app}'" if app else "the instance-wide objects"
-            warnings.append(
-                f"this plan deletes {count} of {live_counts.get(app, 0)} objects of {label}: "
-                "apply needs --allow-mass-delete"
-            )
-    warnings += _unset_secrets(registry, decisions, target.name)
-    risky = [c.risk for c in changes if c.action in (*WRITES, "conflict")]
-    risk: Risk = max(risky, key=RISKS.index) if risky else "low"
-    return Plan(
+    advice = (*warnings, *_unset_secrets(registry, decisions, target.name))
+    draft = Plan(
         created_at=created_at,
         source=source,
         target=target.model_copy(update={"fingerprint": fingerprint(live, states)}),
-        summary=summary,
-        risk=risk,
-        changes=tuple(changes),
-        warnings=tuple(warnings),
+        summary={**empty_summary(), "unchanged": unchanged},
+        risk="low",
+        advice=advice,
         prune=prune,
         live_counts=live_counts,
+    )
+    return finalize(draft, changes)
+
+
+def finalize(plan: Plan, changes: Iterable[Change]) -> Plan:
+    """The plan with these changes, and everything derived from them — summary, risk and
+    its cause, the mass-delete warning — derived here and nowhere else. Changes that became
+    ``unchanged`` (a merge that gives the target's own content) count as such."""
+    listed: list[Change] = []
+    summary = empty_summary()
+    summary["unchanged"] = plan.summary.get("unchanged", 0)
+    for change in changes:
+        summary[change.action] = summary.get(change.action, 0) + 1
+        if change.action != "unchanged":
+            listed.append(change)
+    deletes: dict[str, int] = {}
+    for change in listed:
+        if change.action == "delete":
+            deletes[change.app or ""] = deletes.get(change.app or "", 0) + 1
+    warnings = list(plan.advice)
+    for app, count in sorted(deletes.items()):
+        total = plan.live_counts.get(app, 0)
+        if count * 2 > total:
+            label = f"app '{app}'" if app else "the instance-wide objects"
+            warnings.append(
+                f"this plan deletes {count} of {total} objects of {label}: "
+                "apply needs --allow-mass-delete"
+            )
+    risky = [c for c in listed if c.action in (*WRITES, "conflict")]
+    top = max(risky, key=lambda c: RISKS.index(c.risk), default=None)
+    return plan.model_copy(
+        update={
+            "changes": tuple(listed),
+            "summary": summary,
+            "risk": top.risk if top is not None else "low",
+            "risk_reason": top.risk_reason if top is not None else "",
+            "warnings": tuple(warnings),
+        }
     )
 
 
@@ -155,6 +182,7 @@ def _change(
     if decision.action in ("create", "delete", "orphaned", "unmanaged"):
         previous = None
     desired = decision.desired
+    risk, cause = change_risk(registry, decision)
     return Change(
         app=app_names.get(obj.app_id or "") if obj.app_id else None,
         kind=decision.kind,
@@ -168,7 +196,8 @@ def _change(
         base_rev=decision.base_rev,
         fields=tuple(FieldDiff.of(f) for f in decision.fields),
         reason=decision.reason,
-        risk=change_risk(registry, decision),
+        risk=risk,
+        risk_reason=cause,
         desired=to_jsonable(desired.content) if desired is not None else None,
         desired_rev=desired.rev if desired is not None else None,
     )

@@ -90,6 +90,8 @@ class Change(_Frozen):
     fields: tuple[FieldDiff, ...] = ()
     reason: str = ""
     risk: Risk = "low"
+    #: What makes the change as risky as it is (``drops column legacy_code``).
+    risk_reason: str = ""
     #: The content to write is a three-way merge of the repo's and the target's (``to_rev``
     #: stays the repo's rev: it is what the sync state records as desired).
     merged: bool = False
@@ -129,8 +131,12 @@ class Plan(_Frozen):
     target: TargetInfo
     summary: dict[str, int]
     risk: Risk
+    #: The riskiest change's cause: why the plan has the risk it has.
+    risk_reason: str = ""
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()
+    #: The warnings not derived from the list of changes (validation, secrets to set).
+    advice: tuple[str, ...] = ()
     prune: bool = False
     #: Live objects per app name ("" for instance-wide ones), for the mass-delete guard.
     live_counts: dict[str, int] = {}

@@ -139,7 +139,8 @@ def summary_line(plan: Plan) -> str:
         f"{n['unchanged']} unchanged, {n['ahead']} ahead, {n['orphaned']} orphaned, "
         f"{n['unmanaged']} unmanaged."
     )
-    risk = f"Risk: {plan.risk}."
+    cause = f" ({_safe(plan.risk_reason)})" if plan.risk_reason else ""
+    risk = f"Risk: {plan.risk}{cause}."
     if plan.has_changes or any(n[a] for a in (*WRITES, "conflict")):
         return (
             f"Plan: {n['create']} to create, {n['update']} to update, {n['delete']} to delete, "
@@ -235,6 +236,8 @@ def _text_change(change: Change, color: bool) -> list[str]:
     if label is not None:
         reason = _clip(_safe(change.reason))
         line += f" ({label}: {reason})" if reason else f" ({label})"
+    if change.action in (*WRITES, "conflict") and change.risk_reason:
+        line += f" [{change.risk}: {_clip(_safe(change.risk_reason))}]"
     lines = [line]
     if change.action in WITH_FIELDS:
         for field in change.fields:
@@ -343,7 +346,8 @@ def _md_head(plan: Plan, *, warnings: bool) -> str:
     n = _counts(plan)
     order = (*WRITES, "conflict", "unchanged", *NOT_WRITTEN)  # the summary line's order
     lines = [
-        f"## appsync plan for {_md(_clip(plan.target.name))}: risk **{plan.risk}**",
+        f"## appsync plan for {_md(_clip(plan.target.name))}: risk **{plan.risk}**"
+        + (f" ({_md(_clip(plan.risk_reason))})" if plan.risk_reason else ""),
         "",
         f"Source: {_md(_source_text(plan.source))}",
         "",
@@ -373,6 +377,8 @@ def _md_item(change: Change, *, full: bool) -> str:
         line += f" {where}"
     if _note_label(change) is not None and change.reason:
         line += f": {_md(_clip(change.reason))}"
+    if change.action in (*WRITES, "conflict") and change.risk_reason:
+        line += f" — *{change.risk}: {_md(_clip(change.risk_reason))}*"
     lines = [line]
     if full and change.action in WITH_FIELDS:
         for field in change.fields[:MD_MAX_FIELDS]:

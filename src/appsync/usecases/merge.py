@@ -18,6 +18,7 @@ from appsync.instance.reader import read_history
 from appsync.instance.state import read_history_contents
 from appsync.kinds import Registry
 from appsync.model import Obj, SyncState
+from appsync.plan.builder import finalize
 from appsync.plan.model import Change, FieldDiff, Plan, from_jsonable, to_jsonable
 
 #: How many commits to search for a base that neither the instance nor the sync state names.
@@ -112,11 +113,7 @@ def merge_conflicts(
                 states.get(change.key),
             )
         )
-    summary = dict.fromkeys(plan.summary, 0)
-    summary["unchanged"] = plan.summary.get("unchanged", 0)
-    for change in changes:
-        summary[change.action] = summary.get(change.action, 0) + 1
-    return plan.model_copy(update={"changes": tuple(changes), "summary": summary})
+    return finalize(plan, changes)
 
 
 def _merge_one(
@@ -153,5 +150,6 @@ def _merge_one(
             "desired": to_jsonable(merged.content),
             "desired_rev": merged.rev,
             "risk": spec.risk,
+            "risk_reason": f"merges {change.label()}",
         }
     )

@@ -14,7 +14,7 @@ from appsync.instance.connect import Instance
 from appsync.instance.reader import read_instance_id, read_snapshot
 from appsync.kinds import Registry
 from appsync.model import Obj, SyncState
-from appsync.plan.builder import build_plan
+from appsync.plan.builder import build_plan, finalize
 from appsync.plan.model import Plan, Source, TargetInfo
 from appsync.usecases.merge import merge_conflicts
 from appsync.validate import validate
@@ -119,6 +119,23 @@ def plan_against(
         apps=apps,
         bindings=instance.bindings,
     )
+    notes = instance.platform.data_at_risk(instance, plan.changes)
+    if notes:
+        plan = finalize(
+            plan,
+            [
+                c.model_copy(
+                    update={
+                        "risk": "critical",
+                        "risk_reason": notes[c.key],
+                        "reason": f"{c.reason}; {notes[c.key]}" if c.reason else notes[c.key],
+                    }
+                )
+                if c.key in notes
+                else c
+                for c in plan.changes
+            ],
+        )
     if merge:
         plan = merge_conflicts(
             registry,

@@ -5,15 +5,20 @@ say — adopting a Directus database, recognising its version, the data model's 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, inspect, select, text
 
 from appsync.errors import AppsyncError, InstanceError
 from appsync.instance.connect import Instance, table_names, translate
+from appsync.instance.directus import ddl
 from appsync.instance.directus.api import DirectusApi
 from appsync.instance.directus.store import DirectusStore
 from appsync.instance.platforms import Notice, SqlPlatform
 from appsync.instance.schema import META, OWN_TABLES, SCHEMA_VERSION, own_metadata, own_table
+from appsync.plan.model import Change
+from appsync.port import Key
 
 MARKERS = ("directus_settings", "directus_collections", "directus_migrations")
 
@@ -88,6 +93,35 @@ class DirectusPlatform(SqlPlatform):
             connection.execute(meta.insert(), [{"key": "directus_version", "value": version}])
         return bool(missing or rows)
 
+    def data_at_risk(self, instance: Instance, changes: Iterable[Change]) -> dict[Key, str]:
+        """Rows lost when a collection's table is dropped or one of its columns removed."""
+        lost: dict[Key, tuple[str, list[str]]] = {}
+        for change in changes:
+            if change.kind != "collection":
+                continue
+            if change.action == "delete":
+                lost[change.key] = (change.name, [])
+            elif change.action in ("update", "conflict"):
+                columns = [
+                    f.item or f.path
+                    for f in change.fields
+                    if f.op == "remove" and f.path.startswith("fields[") and _had_column(f.old)
+                ]
+                if columns:
+                    lost[change.key] = (change.name, columns)
+        if not lost:
+            return {}
+        notes: dict[Key, str] = {}
+        with translate(instance.display), instance.engine.connect() as connection:
+            present = set(inspect(connection).get_table_names())
+            for key, (table, columns) in lost.items():
+                if table not in present:
+                    continue
+                rows = ddl.row_count(connection, table)
+                what = f"columns {', '.join(columns)} of" if columns else "the table"
+                notes[key] = f"drops {what} {table} ({rows} row{'' if rows == 1 else 's'})"
+        return notes
+
     # -------------------------------------------------------------- the running instance
 
     def preflight(self, instance: Instance, api: str | None, token: str | None) -> None:
@@ -122,3 +156,9 @@ class DirectusPlatform(SqlPlatform):
                     "(POST /utils/cache/clear?system=true) and reload flows, or restart it"
                 )
         return notice
+
+
+def _had_column(field: Any) -> bool:
+    return (
+        isinstance(field, dict) and field.get("type") != "alias" and field.get("schema") is not None
+    )

@@ -37,6 +37,9 @@ class Obj:
     app_id: str | None = None
     #: Where the object came from in a tree (``apps/x/ui/pages/home.json``), if it did.
     path: str | None = field(default=None, compare=False)
+    #: For a live object: bindings it holds at a value an earlier apply wrote, not the
+    #: environment's current one (:class:`appsync.bindings.Rebound`).
+    rebound: tuple[Any, ...] = field(default=(), compare=False)
 
     @property
     def key(self) -> tuple[str, str]:

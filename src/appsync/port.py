@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from appsync.kinds import KindSpec
@@ -41,3 +42,7 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     def audit(self, row: Mapping[str, Any]) -> None: ...
+
+    def remember_bindings(self, values: Mapping[str, str]) -> None: ...
+
+    def savepoint(self) -> AbstractContextManager[None]: ...

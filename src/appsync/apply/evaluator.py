@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appsync.apply.stages import Step, Unit
-from appsync.bindings import Bindings
+from appsync.bindings import Bindings, unbound_placeholders
 from appsync.clock import now_utc
-from appsync.errors import AppsyncError, StaleError
-from appsync.instance.connect import Instance
-from appsync.kinds import Registry
+from appsync.errors import AppsyncError, ConfigError, InstanceError, StaleError
+from appsync.instance.connect import Instance, describe_error
+from appsync.kinds import KindSpec, Registry
 from appsync.plan.model import Change, to_jsonable
 from appsync.port import UnitOfWork
 from appsync.secrets import to_tree
@@ -85,6 +85,53 @@ def check_stale(
         raise StaleError(f"the target changed since the plan was made: {'; '.join(stale)}", stale)
 
 
+def bound(bindings: Bindings, spec: KindSpec, step: Step) -> dict[str, Any]:
+    """A step's content with this environment's values in place of its placeholders; one
+    left over would be written literally, so it stops the apply (the plan checks this
+    first, and run_apply checks every step before the first write)."""
+    content = bindings.bind_content(spec, dict(step.content or {}))
+    left = unbound_placeholders(content)
+    if left:
+        raise ConfigError(
+            f"{step.change.label()} ({step.change.path or step.change.id}) needs binding "
+            f"'{sorted(left)[0]}', which this target has no value for: a placeholder is "
+            "never written"
+        )
+    return content
+
+
+def _write(uow: UnitOfWork, spec: KindSpec, op: str, steps: list[Step], bindings: Bindings) -> None:
+    if op == "create":
+        uow.create(spec, [bound(bindings, spec, s) for s in steps])
+    elif op == "update":
+        uow.update(spec, [bound(bindings, spec, s) for s in steps])
+    else:
+        uow.delete(spec, [s.change.id for s in steps])
+
+
+def _culprit(
+    uow: UnitOfWork,
+    spec: KindSpec,
+    op: str,
+    steps: list[Step],
+    bindings: Bindings,
+    error: Exception,
+) -> AppsyncError:
+    """The object a failed batch of writes failed on, found by writing them one at a time
+    (each in a savepoint): an error that names it (kind, name, path) and says why."""
+    for step in steps:
+        try:
+            with uow.savepoint():
+                _write(uow, spec, op, [step], bindings)
+        except Exception as exc:
+            where = step.change.path or step.change.id
+            return InstanceError(f"{op} of {step.change.label()} ({where}): {describe_error(exc)}")
+    labels = ", ".join(s.change.label() for s in steps[:3])
+    return InstanceError(
+        f"{op} of {labels}{'...' if len(steps) > 3 else ''}: {describe_error(error)}"
+    )
+
+
 def _run_unit(
     uow: UnitOfWork,
     registry: Registry,
@@ -101,12 +148,13 @@ def _run_unit(
     for (kind, op), group in itertools.groupby(unit.steps, key=lambda s: (s.change.kind, s.op)):
         steps = list(group)
         spec = registry.get(kind)
-        if op == "create":
-            uow.create(spec, [bindings.bind_content(dict(s.content or {})) for s in steps])
-        elif op == "update":
-            uow.update(spec, [bindings.bind_content(dict(s.content or {})) for s in steps])
-        else:
-            uow.delete(spec, [s.change.id for s in steps])
+        try:
+            with uow.savepoint():
+                _write(uow, spec, op, steps, bindings)
+        except AppsyncError:
+            raise
+        except Exception as exc:
+            raise _culprit(uow, spec, op, steps, bindings, exc) from exc
         counts[op] += len(steps)
         say(f"{spec.category}: {len(steps)} {kind} {op}{'s' if len(steps) != 1 else ''}")
     _record(uow, registry, unit.steps, origin=origin, actor=actor, bindings=bindings)
@@ -124,13 +172,19 @@ def _record(
     bindings: Bindings,
 ) -> None:
     at = now_utc()
-    written = [s for s in steps if s.op != "delete"]
+    # A parked object is written twice (a temporary value, then its own): record it once.
+    written = list({s.key: s for s in steps if s.op != "delete"}.values())
     found = uow.read_keys([s.key for s in written])
     produced = {o.key: o for o in to_tree(registry, bindings, found.values())}
     history: list[dict[str, str | None]] = []
     states: list[dict[str, str]] = []
     for step in written:
-        live = produced[step.key]
+        live = produced.get(step.key)
+        if live is None:
+            raise InstanceError(
+                f"{step.change.label()} ({step.change.path or step.change.id}) was written "
+                "but cannot be read back from the target"
+            )
         history.append(
             {
                 "kind": step.change.kind,
@@ -280,6 +334,11 @@ def _evaluate_unit(
             if audit is not None:
                 note = f"unit {index + 1}/{total}: {unit.name}" if total > 1 and unit else ""
                 uow.audit(audit(unit_counts, "applied", note))
+            if index == total - 1 and instance.bindings.values:
+                bindings = instance.bindings
+                uow.remember_bindings(
+                    {n: v for n, v in bindings.values.items() if n not in bindings.secret}
+                )
             report.rows.update(uow.rows)
     except StaleError:
         raise

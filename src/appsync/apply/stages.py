@@ -79,15 +79,68 @@ def _reference_order(spec: KindSpec, steps: list[Step]) -> list[Step]:
     return ordered
 
 
+def _park(spec: KindSpec, step: Step) -> Step:
+    """A first write of ``step`` that gives up its old conflict key values without taking
+    the new ones yet (a temporary value of its own), to break a cycle such as two roles
+    swapping names."""
+    content = dict(step.content or {})
+    claimed = {token.split("=", 1)[0] for token in step.change.claims}
+    for key in spec.conflict_keys:
+        if key in claimed and isinstance(content.get(key), str):
+            content[key] = f"{content[key]} (appsync moving {step.change.id})"
+    return Step("update", step.change, content)
+
+
+def _key_order(
+    spec: KindSpec, writes: list[Step], deletes: list[Step]
+) -> tuple[list[Step], list[Step]]:
+    """Writes of one kind ordered so that a conflict key value is given up (by a rename or
+    a delete) before another object takes it; deletes that must go first join the writes.
+    A cycle is broken by parking one object under a temporary value."""
+    claimed = {t for s in writes for t in s.change.claims}
+    if not spec.conflict_keys or not claimed:
+        return writes, deletes
+    early = [d for d in deletes if claimed & set(d.change.releases)]
+    nodes: list[tuple[Step, set[str], set[str]]] = [
+        (s, set(s.change.claims), set(s.change.releases)) for s in [*early, *writes]
+    ]
+    ordered: list[Step] = []
+    while nodes:
+        released = [r for _, _, r in nodes]
+        ready = [
+            i
+            for i, (_, claims, _) in enumerate(nodes)
+            if not any(claims & r for j, r in enumerate(released) if j != i)
+        ]
+        if not ready:
+            i = next((i for i, (s, c, r) in enumerate(nodes) if s.op == "update" and c and r), None)
+            if i is None:
+                ordered.extend(s for s, _, _ in nodes)  # nothing to break: leave it to the plan
+                break
+            step, claims, _ = nodes[i]
+            ordered.append(_park(spec, step))
+            nodes[i] = (step, claims, set())
+            continue
+        ordered.append(nodes.pop(ready[0])[0])
+    return ordered, [d for d in deletes if d not in early]
+
+
 def order_steps(registry: Registry, steps: Iterable[Step]) -> list[Step]:
-    """Writes forward in apply order, then deletes in reverse."""
+    """Writes forward in apply order, then deletes in reverse; inside a kind, references
+    first and conflict key values freed before they are taken."""
     writes: dict[str, list[Step]] = {}
     deletes: dict[str, list[Step]] = {}
     for step in steps:
         (deletes if step.op == "delete" else writes).setdefault(step.change.kind, []).append(step)
     ordered: list[Step] = []
     for spec in registry:
-        ordered.extend(_reference_order(spec, writes.get(spec.kind, [])))
+        kind_writes, kind_deletes = _key_order(
+            spec,
+            _reference_order(spec, writes.get(spec.kind, [])),
+            deletes.get(spec.kind, []),
+        )
+        ordered.extend(kind_writes)
+        deletes[spec.kind] = kind_deletes
     for spec in reversed(list(registry)):
         ordered.extend(reversed(_reference_order(spec, deletes.get(spec.kind, []))))
     return ordered

@@ -14,11 +14,10 @@ from appsync.cli.console import Console
 from appsync.cli.drift_render import render_drift
 from appsync.errors import AppsyncError, ConflictError, RepoError, UsageError
 from appsync.gitstore import GitRepo, open_repo
-from appsync.instance.reader import read_instance_id
 from appsync.instance.state import read_audit, read_object_history
 from appsync.plan.model import Plan
 from appsync.plan.render import render
-from appsync.usecases.apply import ApplyOptions, ApplyOutcome, run_apply
+from appsync.usecases.apply import ApplyOptions, ApplyOutcome, check_saved_plan, run_apply
 from appsync.usecases.drift import find_drift
 from appsync.usecases.plan import load_desired, make_plan
 from appsync.usecases.policy import check_protected, effective
@@ -166,15 +165,7 @@ def apply_command(
         resolved, dirty=saved.source.dirty, conflicts=settings.conflicts, force=options["force"]
     )
     with open_target(resolved) as instance:
-        instance_id = read_instance_id(instance, instance.registry)
-        if saved.target.instance_id and instance_id:
-            if saved.target.instance_id != instance_id:
-                raise UsageError(
-                    f"{plan_file} was made for another instance ({saved.target.url}), "
-                    f"not {instance.display}"
-                )
-        elif saved.target.url and saved.target.url != instance.display:
-            raise UsageError(f"{plan_file} was made for {saved.target.url}, not {instance.display}")
+        check_saved_plan(saved, plan_file.name, instance)
         outcome = run_apply(
             instance, instance.registry, lambda: saved, settings, Console(), show_plan=False
         )

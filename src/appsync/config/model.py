@@ -51,6 +51,12 @@ class Environment(_Model):
     def expanded_url(self, name: str) -> str:
         return _expand(self.url, name, "url")
 
+    def expanded_bindings(self, name: str) -> tuple[dict[str, str], set[str]]:
+        """Binding values with their variables expanded, and the names of those that came
+        from a variable (secrets: never shown or recorded)."""
+        values = {k: _expand(v, name, f"bindings.{k}") for k, v in self.bindings.items()}
+        return values, {k for k, v in self.bindings.items() if _VAR.search(v)}
+
     def expanded_api(self, name: str) -> str | None:
         return _expand(self.api, name, "api") if self.api else None
 

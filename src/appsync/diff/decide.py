@@ -7,10 +7,11 @@ own. The first row that matches decides.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Set
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from appsync.bindings import Bindings
 from appsync.diff.fields import FieldChange, diff_fields
 from appsync.kinds import KindSpec, Registry
 from appsync.model import Obj, SyncState
@@ -32,6 +33,8 @@ class Decision:
     fields: tuple[FieldChange, ...] = field(default=())
     #: For a conflict: the rev both sides last agreed on, when known (S.d).
     base_rev: str | None = None
+    #: For a conflict over a conflict key: the live object that holds the value.
+    held_by: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -53,9 +56,46 @@ def decide(
     taken: str | None = None,
     spec: KindSpec | None = None,
 ) -> Decision:
-    """One object's row of the table. ``taken`` names the conflict key another live object
-    already holds, for an object the target does not have yet; ``spec`` (the kind) makes
-    field changes of keyed lists and sets read by key and by member."""
+    """One object's row of the table. ``taken`` names a conflict key the object would take
+    that another live object holds and keeps (a create, or a rename: then a conflict);
+    ``spec`` (the kind) makes field changes of keyed lists and sets read by key and by
+    member. A live object that holds a binding at an earlier value is an update."""
+    decision = _row(d, live, s, prune=prune, taken=taken, spec=spec)
+    if taken and decision.action in ("create", "update"):
+        holder = taken.rsplit(" ", 1)[-1]
+        return replace(
+            decision,
+            action="conflict",
+            reason=f"{taken} on the target",
+            fields=(),
+            held_by=holder,
+        )
+    if d is not None and live is not None and live.rebound and decision.action != "conflict":
+        return _rebind(decision, d, live, spec)
+    return decision
+
+
+def _rebind(decision: Decision, d: Obj, live: Obj, spec: KindSpec | None) -> Decision:
+    note = "; ".join(f"binding {r.name} changed: {r.old} -> {r.new}" for r in live.rebound)
+    if decision.action != "unchanged":
+        return replace(decision, reason=f"{decision.reason}; {note}")
+    fields: tuple[FieldChange, ...] = ()
+    if spec is not None:
+        old = Bindings().bind_content(spec, live.content, {r.name: r.old for r in live.rebound})
+        new = Bindings().bind_content(spec, d.content, {r.name: r.new for r in live.rebound})
+        fields = tuple(diff_fields(old, new, spec))
+    return replace(decision, action="update", reason=note, fields=fields)
+
+
+def _row(
+    d: Obj | None,
+    live: Obj | None,
+    s: SyncState | None,
+    *,
+    prune: bool,
+    taken: str | None,
+    spec: KindSpec | None,
+) -> Decision:
     obj = d or live
     assert obj is not None
     kind, oid = obj.kind, obj.id
@@ -70,8 +110,6 @@ def decide(
         raise AssertionError("nothing to decide")
     if live is None:
         assert d is not None
-        if taken:
-            return make("conflict", f"{taken} on the target")
         return make("create", "not on the target")
     if d is None:
         if s is not None:
@@ -125,7 +163,8 @@ def decide_all(
     decisions: list[Decision] = []
     for key in sorted(set(want) | set(have), key=lambda k: (_kind_rank(registry, k[0]), k[1])):
         d, lv = want.get(key), have.get(key)
-        taken = _taken(registry, d, holders, want) if d is not None and lv is None else None
+        freed = {k for k in states if k not in want and k in have} if prune else set()
+        taken = _taken(registry, d, lv, holders, want, freed) if d is not None else None
         spec = registry.get(key[0]) if key[0] in registry else None
         decisions.append(decide(d, lv, states.get(key), prune=prune, taken=taken, spec=spec))
     return decisions
@@ -154,13 +193,21 @@ def _fold(value: object) -> object:
 def _taken(
     registry: Registry,
     d: Obj,
+    live: Obj | None,
     holders: Mapping[tuple[str, str, object], str],
     want: Mapping[tuple[str, str], Obj],
+    freed: Set[tuple[str, str]] = frozenset(),
 ) -> str | None:
+    """The conflict key value ``d`` would take from another live object that keeps it
+    (one the plan deletes with --prune gives it up)."""
     for key in registry.get(d.kind).conflict_keys:
         value = d.content.get(key)
+        if live is not None and _fold(live.content.get(key)) == _fold(value):
+            continue  # not a new value for this object
         holder = holders.get((d.kind, key, _fold(value))) if value is not None else None
         if holder is None or holder == d.id:
+            continue
+        if (d.kind, holder) in freed:
             continue
         # The holder gives the value up in the desired state: no conflict.
         moved = want.get((d.kind, holder))

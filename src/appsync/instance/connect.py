@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -97,6 +98,33 @@ class Instance:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_UNIQUE = "is already used by another row (it must be unique)"
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"UNIQUE constraint failed: (\w+)\.(\w+)"), "{1} of {0} " + _UNIQUE),
+    (re.compile(r"Key \((.+?)\)=\((.*)\) already exists"), "{0} '{1}' " + _UNIQUE),
+    (
+        re.compile(r'Key \((.+?)\)=\((.*)\) is not present in table "(.+?)"'),
+        "{0} '{1}' names a row {2} does not have",
+    ),
+    (re.compile(r"FOREIGN KEY constraint failed"), "it refers to a row the target does not have"),
+    (re.compile(r"NOT NULL constraint failed: (\w+)\.(\w+)"), "{1} must have a value"),
+    (re.compile(r'null value in column "(.+?)"'), "{0} must have a value"),
+)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A database error as one line a person reads (the constraint that failed, in words),
+    never a driver's tuple or a bare constraint name."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).strip().splitlines() if line.strip()]
+    text = " ".join(lines)
+    for pattern, words in _PATTERNS:
+        match = pattern.search(text)
+        if match:
+            return words.format(*match.groups())
+    return lines[0] if lines else type(exc).__name__
 
 
 @contextlib.contextmanager

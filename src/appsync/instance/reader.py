@@ -4,6 +4,7 @@ per object. Secret columns are never selected, so secrets cannot leak into a mod
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from sqlalchemy import select
@@ -55,6 +56,30 @@ def read_instance_id(instance: Instance, registry: Registry) -> str | None:
     with translate(instance.display), instance.engine.connect() as connection:
         value = connection.execute(query).scalar()
     return str(value) if value is not None else None
+
+
+BINDINGS_KEY = "bindings"
+
+
+def read_recorded_bindings(instance: Instance) -> dict[str, tuple[str, ...]]:
+    """The binding values earlier applies wrote to this instance, newest first."""
+    if META not in table_names(instance):
+        return {}
+    table = own_table(META)
+    query = select(table.c.value).where(table.c.key == BINDINGS_KEY)
+    with translate(instance.display), instance.engine.connect() as connection:
+        raw = connection.execute(query).scalar()
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        str(k): tuple(str(v) for v in vs if isinstance(v, str))
+        for k, vs in data.items()
+        if isinstance(vs, list)
+    }
 
 
 def read_snapshot(

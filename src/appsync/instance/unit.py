@@ -3,13 +3,16 @@ on one connection inside one transaction (see :mod:`appsync.port`)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, delete, insert, select
 
-from appsync.instance.schema import AUDIT, HISTORY, SYNC_STATE
+from appsync.instance.reader import BINDINGS_KEY
+from appsync.instance.schema import AUDIT, HISTORY, META, SYNC_STATE, own_table
 from appsync.instance.state import (
     forget_sync_state,
     write_audit,
@@ -21,6 +24,8 @@ from appsync.kinds import KindSpec
 from appsync.model import Obj
 
 Key = tuple[str, str]
+#: How many earlier values of each binding an instance remembers.
+REMEMBERED = 20
 
 
 class SqlUnitOfWork:
@@ -59,3 +64,35 @@ class SqlUnitOfWork:
     def audit(self, row: Mapping[str, Any]) -> None:
         write_audit(self.connection, dict(row))
         self.rows[AUDIT] += 1
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Writes that roll back alone on error, leaving the unit's transaction usable."""
+        nested = self.connection.begin_nested()
+        try:
+            yield
+        except BaseException:
+            nested.rollback()
+            self.store.forget()
+            raise
+        nested.commit()
+
+    def remember_bindings(self, values: Mapping[str, str]) -> None:
+        """Record the binding values this apply wrote (newest first, a bounded list per
+        name), so later reads recognise objects that still hold an earlier one."""
+        table = own_table(META)
+        query = select(table.c.value).where(table.c.key == BINDINGS_KEY)
+        raw = self.connection.execute(query).scalar()
+        try:
+            known = json.loads(raw) if raw else {}
+        except ValueError:
+            known = {}
+        if not isinstance(known, dict):
+            known = {}
+        for name, value in values.items():
+            older = [v for v in known.get(name, []) if isinstance(v, str) and v != value]
+            known[name] = [value, *older][:REMEMBERED]
+        self.connection.execute(delete(table).where(table.c.key == BINDINGS_KEY))
+        self.connection.execute(
+            insert(table), [{"key": BINDINGS_KEY, "value": json.dumps(known, sort_keys=True)}]
+        )

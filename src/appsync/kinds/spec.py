@@ -230,6 +230,8 @@ class KindSpec(_Frozen):
     references: tuple[Reference, ...] = ()
     identity: Identity = Field(default_factory=Identity)
     secrets: tuple[SecretPath, ...] = ()
+    #: Paths of the fields whose strings may hold per-environment values (bindings).
+    bindable: tuple[str, ...] = ()
     storage: StorageSpec
 
     _tuple = field_validator("slug_from", mode="before")(_as_tuple)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 
+from appsync.canonical.jsonform import jcs
 from appsync.canonical.tree import assign_paths
 from appsync.diff import Decision, SyncState
 from appsync.diff.decide import decide_all
@@ -74,6 +75,29 @@ def _dropped_items(registry: Registry, live: Obj, desired: Obj) -> str:
                 label = item.get("name") or item.get("field") or keyed.label(item)
                 lost.append(f"{name.rstrip('s')} {label}")
     return ", ".join(lost)
+
+
+def key_tokens(
+    registry: Registry, desired: Obj | None, live: Obj | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The conflict key values a write takes anew, and those it gives up."""
+    obj = desired or live
+    assert obj is not None
+    spec = registry.get(obj.kind)
+
+    def tokens(o: Obj | None) -> set[str]:
+        if o is None:
+            return set()
+        found = set()
+        for key in spec.conflict_keys:
+            value = o.content.get(key)
+            if value is not None:
+                folded = value.casefold() if isinstance(value, str) else value
+                found.add(f"{key}={jcs(folded).decode()}")
+        return found
+
+    want, have = tokens(desired), tokens(live)
+    return tuple(sorted(want - have)), tuple(sorted(have - want))
 
 
 def _unset_secrets(registry: Registry, decisions: Iterable[Decision], target: str) -> list[str]:
@@ -183,6 +207,7 @@ def _change(
         previous = None
     desired = decision.desired
     risk, cause = change_risk(registry, decision)
+    claims, releases = key_tokens(registry, decision.desired, decision.live)
     return Change(
         app=app_names.get(obj.app_id or "") if obj.app_id else None,
         kind=decision.kind,
@@ -198,6 +223,9 @@ def _change(
         reason=decision.reason,
         risk=risk,
         risk_reason=cause,
+        claims=claims,
+        releases=releases,
+        held_by=decision.held_by,
         desired=to_jsonable(desired.content) if desired is not None else None,
         desired_rev=desired.rev if desired is not None else None,
     )

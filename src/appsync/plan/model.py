@@ -100,6 +100,13 @@ class Change(_Frozen):
     desired_rev: str | None = None
     #: The desired content to write (JSON-safe: bytes as {"$base64": ...}).
     desired: dict[str, Any] | None = None
+    #: Conflict key values (``name=accountants``) this write takes that the object does
+    #: not hold yet, and those it gives up: apply orders writes so that a value is freed
+    #: before it is taken.
+    claims: tuple[str, ...] = ()
+    releases: tuple[str, ...] = ()
+    #: A conflict over a conflict key: the id of the live object that holds the value.
+    held_by: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -124,6 +131,13 @@ class TargetInfo(_Frozen):
     instance_id: str | None = None
 
 
+class PlanBindings(_Frozen):
+    """The environment and binding values a plan was made with (digests of secret ones)."""
+
+    environment: str = ""
+    values: dict[str, str] = {}
+
+
 class Plan(_Frozen):
     format_version: int = FORMAT_VERSION
     created_at: str = ""
@@ -140,6 +154,7 @@ class Plan(_Frozen):
     prune: bool = False
     #: Live objects per app name ("" for instance-wide ones), for the mass-delete guard.
     live_counts: dict[str, int] = {}
+    bindings: PlanBindings | None = None
 
     @property
     def has_changes(self) -> bool:

@@ -12,13 +12,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from appsync.apply.evaluator import Adopt, ApplyFailed, ApplyReport, evaluate
+from appsync.apply.evaluator import Adopt, ApplyFailed, ApplyReport, bound, evaluate
 from appsync.apply.stages import Mode, Step, build_units, step_for
+from appsync.bindings import names_in
 from appsync.clock import now_utc
 from appsync.errors import AppsyncError, ConflictError, UsageError
 from appsync.instance.connect import Instance
 from appsync.instance.lock import apply_lock
 from appsync.instance.platforms import Notice
+from appsync.instance.reader import read_instance_id
 from appsync.kinds import Registry
 from appsync.paths import values_at
 from appsync.plan.model import Change, Plan
@@ -112,7 +114,7 @@ def resolve_conflicts(
             if choice == "abort":
                 raise ConflictError("aborted at a conflict: nothing was written", [change.label()])
             if choice == "repo":
-                if change.from_rev is None:
+                if change.from_rev is None or change.held_by is not None:
                     raise ConflictError(
                         f"cannot overwrite {change.label()}: {change.reason}; "
                         "rename one of them first",
@@ -153,6 +155,37 @@ def _drop_dependents(registry: Registry, steps: list[Step], skipped: list[Change
                 remaining.append(step)
         kept, missing = remaining, newly
     return kept
+
+
+def check_saved_plan(plan: Plan, name: str, instance: Instance) -> None:
+    """A saved plan applies only to the instance it was made for, with the binding values it
+    was made with: refused (exit 1) before anything is written otherwise."""
+    instance_id = read_instance_id(instance, instance.registry)
+    if plan.target.instance_id and instance_id:
+        if plan.target.instance_id != instance_id:
+            raise UsageError(
+                f"{name} was made for another instance ({plan.target.url}), not {instance.display}"
+            )
+    elif plan.target.url and plan.target.url != instance.display:
+        raise UsageError(f"{name} was made for {plan.target.url}, not {instance.display}")
+    used = sorted({n for c in plan.changes for n in names_in(c.desired or {})})
+    if not used:
+        return
+    made = plan.bindings.values if plan.bindings is not None else {}
+    have = instance.bindings.fingerprint()
+    env = plan.bindings.environment if plan.bindings is not None else ""
+    if not instance.bindings:
+        raise UsageError(
+            f"{name} needs bindings ({', '.join(used)}) of environment '{env}': apply it to "
+            f"that environment, not to {instance.target}, which has none"
+        )
+    differ = [n for n in used if made.get(n) != have.get(n)]
+    if differ:
+        shown = ", ".join(f"{n}" for n in differ)
+        raise UsageError(
+            f"{name} was made with other values of {shown} (environment '{env}') than "
+            f"{instance.target} has: make a new plan for it"
+        )
 
 
 def check_mass_delete(plan: Plan, steps: list[Step], allowed: bool) -> None:
@@ -222,6 +255,9 @@ def _apply_locked(
                 raise UsageError("refusing to apply without --yes: there is no terminal to ask")
             if not ui.confirm(f"Apply {len(steps)} change(s) to {instance.name}?"):
                 raise UsageError("apply cancelled: nothing was written")
+        for step in steps:  # a placeholder without a value stops the apply before any write
+            if step.op != "delete":
+                bound(instance.bindings, registry.get(step.change.kind), step)
         units = build_units(registry, steps, options.transaction)
         touched = [s.change for s in steps] + [a.change for a in adopted]
         origin = plan.source.origin or "unknown"

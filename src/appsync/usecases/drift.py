@@ -24,7 +24,7 @@ from appsync.instance.state import read_history_contents
 from appsync.kinds import Registry
 from appsync.model import Obj
 from appsync.plan.model import FieldDiff, from_jsonable
-from appsync.usecases.plan import in_scope, load_desired
+from appsync.usecases.plan import app_ids, in_scope, load_desired
 
 DriftKind = Literal["changed", "deleted", "created"]
 
@@ -60,9 +60,12 @@ class DriftReport(_Frozen):
 def find_drift(instance: Instance, repo: GitRepo, registry: Registry) -> DriftReport:
     live, states = read_snapshot(instance, registry)
     config = load_config(repo.root)
-    live = in_scope(registry, live, config.apps if config else [])
+    tree = load_desired(repo, registry).objs
+    names = config.apps if config else []
+    ids = app_ids(registry, names, tree, live) if names else None
+    live = in_scope(registry, live, ids)
     have = {o.key: o for o in live}
-    desired = {o.key: o for o in load_desired(repo, registry).objs}
+    desired = {o.key: o for o in in_scope(registry, tree, ids)}
     app_names = {o.id: o.name for o in [*live, *desired.values()] if o.kind == registry.app.kind}
     paths = {**assign_paths(registry, live), **{k: o.path for k, o in desired.items() if o.path}}
     changed = [k for k, s in states.items() if k in have and have[k].rev != s.applied_rev]

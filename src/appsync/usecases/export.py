@@ -24,6 +24,7 @@ from appsync.instance.connect import Instance
 from appsync.instance.reader import read_history, read_objects
 from appsync.kinds import DEFAULT_PLATFORM, KindSpec, Registry
 from appsync.model import HISTORY_LIMIT, HistoryEntry, Obj
+from appsync.usecases.plan import app_ids as scope_ids
 
 
 @dataclass
@@ -114,9 +115,6 @@ def export(
     kinds = select_kinds(registry, components)
     kind_names = {s.kind for s in kinds} | {registry.app.kind}
     live = read_objects(instance, registry, kind_names)
-    app_names = list(apps)
-    app_ids = select_apps(registry, live, app_names, strict=strict_apps) if app_names else None
-    live = [o for o in live if _wanted(registry, o, app_ids)]
 
     roots = managed_roots(registry)
     base = repo.head_commit
@@ -127,14 +125,31 @@ def export(
         before = repo.files_at(base, roots)
     else:
         before = repo.work_tree_files(roots)
-    existing = _existing_history(registry, before)
+    existing = _existing(registry, before)
+    app_names = list(apps)
+    app_ids: set[str] | None = None
+    if app_names:
+        # Apps are named once and then followed by id: one renamed on the instance is the
+        # app the repo holds under its old name (and the other way round).
+        app_ids = select_apps(registry, live, app_names, strict=strict_apps)
+        app_ids |= scope_ids(registry, app_names, [o for o in existing.values()])
+    live = [o for o in live if _wanted(registry, o, app_ids)]
     instance_history = read_history(instance, registry)
     origin, at = f"instance:{instance.name}", now_utc()
     placed = [
-        _with_history(o, existing.get(o.key, ()), instance_history.get(o.key, []), origin, at)
+        _with_history(o, existing.get(o.key), instance_history.get(o.key, []), origin, at)
         for o in live
     ]
     rendered = render(registry, placed)
+    # An object whose live content is its file's content keeps its file byte for byte.
+    same = {
+        rendered.paths[o.key]: existing[o.key].path
+        for o in live
+        if o.key in existing and existing[o.key].rev == o.rev and o.key in rendered.paths
+    }
+    for path, old_path in same.items():
+        if path == old_path and old_path in before:
+            rendered.files[path] = before[old_path]
 
     result = ExportResult(objects=len(live) - len(rendered.skipped))
     for obj in rendered.skipped:
@@ -143,7 +158,12 @@ def export(
     if app_ids is None:
         owned = {p for p in before if _owned(registry, p, selected, None)}
     else:
-        slugs = {rendered.paths[("app", i)].split("/")[1] for i in app_ids}
+        app_kind = registry.app.kind
+        slugs = {
+            rendered.paths[(app_kind, i)].split("/")[1]
+            for i in app_ids
+            if (app_kind, i) in rendered.paths
+        }
         slugs |= {p.split("/")[1] for p, (k, i) in _app_files(registry, before) if i in app_ids}
         owned = {p for p in before if _owned(registry, p, selected, slugs)}
     files = {p: b for p, b in rendered.files.items() if _owned(registry, p, selected, None)}
@@ -193,19 +213,22 @@ def _wanted(registry: Registry, obj: Obj, app_ids: set[str] | None) -> bool:
 
 
 def _with_history(
-    obj: Obj, existing: tuple[HistoryEntry, ...], entries: list[HistoryEntry], origin: str, at: str
+    obj: Obj, existing: Obj | None, entries: list[HistoryEntry], origin: str, at: str
 ) -> Obj:
+    """The live object with its history: the file's own when the content is the file's
+    (nothing changed, so nothing is rewritten), else the live rev in front of it."""
     from dataclasses import replace
 
-    return replace(obj, history=build_history(obj, existing, entries, origin, at))
+    if existing is not None and existing.rev == obj.rev:
+        return replace(obj, history=existing.history)
+    history = existing.history if existing is not None else ()
+    return replace(obj, history=build_history(obj, history, entries, origin, at))
 
 
-def _existing_history(
-    registry: Registry, files: dict[str, bytes]
-) -> dict[tuple[str, str], tuple[HistoryEntry, ...]]:
-    """History per object of the files already in the work tree; unreadable files are
-    skipped (export rewrites them)."""
-    found: dict[tuple[str, str], tuple[HistoryEntry, ...]] = {}
+def _existing(registry: Registry, files: dict[str, bytes]) -> dict[tuple[str, str], Obj]:
+    """The objects of the files already in the tree; unreadable files are skipped (export
+    rewrites them)."""
+    found: dict[tuple[str, str], Obj] = {}
     for path in files:
         spec = kind_of_path(registry, path)
         if spec is None:
@@ -214,7 +237,7 @@ def _existing_history(
             obj = parse_object(registry, spec, path, files)
         except TreeError:
             continue
-        found[obj.key] = obj.history
+        found[obj.key] = obj
     return found
 
 

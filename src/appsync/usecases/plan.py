@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from appsync.bindings import Bindings
+from appsync.canonical.slugs import slugify
 from appsync.canonical.tree import managed_roots, parse
 from appsync.clock import now_utc
 from appsync.config import CONFIG_FILE, load_config
@@ -15,7 +17,7 @@ from appsync.instance.reader import read_instance_id, read_snapshot
 from appsync.kinds import Registry
 from appsync.model import Obj, SyncState
 from appsync.plan.builder import build_plan, finalize
-from appsync.plan.model import Plan, Source, TargetInfo
+from appsync.plan.model import Plan, PlanBindings, Source, TargetInfo
 from appsync.usecases.merge import merge_conflicts
 from appsync.validate import validate
 
@@ -43,13 +45,24 @@ def load_desired(repo: GitRepo, registry: Registry, ref: str | None = None) -> D
     return Desired(parse(registry, files), source)
 
 
-def in_scope(registry: Registry, objs: list[Obj], app_names: list[str]) -> list[Obj]:
-    """Only the apps appsync.yaml lists (all apps when it lists none), plus instance-wide."""
-    if not app_names:
-        return objs
-    wanted = set(app_names)
+def app_ids(registry: Registry, names: Iterable[str], *sides: Iterable[Obj]) -> set[str]:
+    """The ids of the apps named (by name or folder slug) on any side — the repo's tree or
+    the target: an app renamed on one side is still the app the other side names, and from
+    then on it is followed by its id."""
+    wanted = set(names)
     app_kind = registry.app.kind
-    ids = {o.id for o in objs if o.kind == app_kind and o.name in wanted}
+    return {
+        o.id
+        for side in sides
+        for o in side
+        if o.kind == app_kind and (o.name in wanted or slugify(o.name, "app") in wanted)
+    }
+
+
+def in_scope(registry: Registry, objs: list[Obj], ids: set[str] | None) -> list[Obj]:
+    """Only the apps with these ids (all apps for None), plus instance-wide objects."""
+    if ids is None:
+        return objs
     return [o for o in objs if registry.get(o.kind).scope == "instance" or (o.app_id in ids)]
 
 
@@ -67,9 +80,10 @@ def make_plan_from(
 ) -> Plan:
     """Validate the desired objects against the live ones and build the plan. ``live``
     must already be in placeholder form (the reader does that with the target's bindings)."""
-    want = in_scope(registry, desired.objs, apps or [])
-    have = in_scope(registry, live, apps or [])
-    (bindings if bindings is not None else Bindings()).require(want)
+    ids = app_ids(registry, apps, desired.objs, live) if apps else None
+    want = in_scope(registry, desired.objs, ids)
+    have = in_scope(registry, live, ids)
+    (bindings if bindings is not None else Bindings()).require(registry, want)
     wanted = {o.key for o in want}
     # With --prune, objects deleted in Git leave the target: nothing may still refer to them.
     remaining = [o.key for o in live if not (prune and o.key in states and o.key not in wanted)]
@@ -118,6 +132,14 @@ def plan_against(
         prune=prune,
         apps=apps,
         bindings=instance.bindings,
+    )
+    plan = plan.model_copy(
+        update={
+            "bindings": PlanBindings(
+                environment=instance.bindings.environment,
+                values=instance.bindings.fingerprint(),
+            )
+        }
     )
     notes = instance.platform.data_at_risk(instance, plan.changes)
     if notes:

@@ -9,6 +9,7 @@ from appsync.bindings import Bindings
 from appsync.config import CONFIG_FILE, Environment, load_config
 from appsync.errors import ConfigError
 from appsync.instance.connect import Instance, looks_like_url, open_instance
+from appsync.instance.reader import read_recorded_bindings
 from appsync.kinds import DEFAULT_PLATFORM, Registry, registry
 
 
@@ -40,11 +41,12 @@ def resolve_target(text: str, repo_root: Path | None) -> Target:
     if config is not None and repo_root is not None and text in config.environments:
         environment = config.environments[text]
         url = _anchor_sqlite(environment.expanded_url(text), repo_root)
+        values, secret = environment.expanded_bindings(text)
         return Target(
             name=text,
             url=url,
             environment=environment,
-            bindings=Bindings(text, dict(environment.bindings)),
+            bindings=Bindings(text, values, frozenset(secret)),
             platform=config.platform_of(text),
         )
     where = f"{repo_root / CONFIG_FILE}" if repo_root is not None else CONFIG_FILE
@@ -60,7 +62,11 @@ def open_target(target: Target, *, read_only: bool = False) -> Instance:
     instance = open_instance(
         target.url, name=target.name or None, read_only=read_only, platform=target.platform
     )
-    instance.bindings = target.bindings
+    try:
+        instance.bindings = target.bindings.with_previous(read_recorded_bindings(instance))
+    except BaseException:
+        instance.close()
+        raise
     if target.environment is not None and not read_only:  # plan needs no API token
         try:
             instance.api = target.environment.expanded_api(target.name)

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
@@ -20,6 +20,15 @@ from appsync.errors import InstanceError
 if TYPE_CHECKING:
     from appsync.instance.platforms import SqlPlatform
     from appsync.kinds import Registry
+
+
+#: The execution option a connection carries for a transaction that writes.
+WRITE_OPTION = "appsync_write"
+
+
+def writing(connection: Any) -> Any:
+    """The connection, marked so that its next transaction takes the write lock at once."""
+    return connection.execution_options(**{WRITE_OPTION: True})
 
 
 def looks_like_url(text: str) -> bool:
@@ -72,6 +81,8 @@ class Instance:
 
     #: Whether ``name`` is an environment's (not made up from the URL).
     named: bool = False
+    #: While an apply holds the lock: what every writing transaction checks with it.
+    guard: Any = None
 
     @property
     def target(self) -> str:
@@ -193,6 +204,8 @@ def _sqlite_engine(url: URL, display: str, *, read_only: bool, create: bool) -> 
         raise InstanceError(f"{display}: no such database file '{database}'")
     if create and not path.parent.is_dir():
         raise InstanceError(f"{display}: folder '{path.parent}' does not exist")
+    if read_only:
+        _recover_journal(path, display)
     mode = "ro" if read_only else ("rwc" if create else "rw")
     uri = f"{path.resolve().as_uri()}?mode={mode}"
 
@@ -204,14 +217,40 @@ def _sqlite_engine(url: URL, display: str, *, read_only: bool, create: bool) -> 
     engine = create_engine("sqlite://", creator=connect)
 
     @event.listens_for(engine, "begin")
-    def _begin(conn: object) -> None:  # SQLite: take the write lock at BEGIN, not later
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+    def _begin(conn: Any) -> None:
+        # A writing transaction takes SQLite's write lock at BEGIN, not at its first write
+        # (so two applies never deadlock mid-unit); reads never take it.
+        writing = not read_only and conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
     @event.listens_for(engine, "connect")
     def _no_autobegin(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         dbapi_connection.isolation_level = None
 
     return engine
+
+
+def _recover_journal(path: Path, display: str) -> None:
+    """A write killed inside its commit leaves a hot journal, which a read-only connection
+    cannot roll back ("attempt to write a readonly database"): let SQLite recover it once
+    through a writable connection, as the next writer would."""
+    journal = path.with_name(path.name + "-journal")
+    try:
+        hot = journal.is_file() and journal.stat().st_size > 0
+    except OSError:
+        return
+    if not hot:
+        return
+    try:
+        with contextlib.closing(
+            sqlite3.connect(path.resolve().as_uri() + "?mode=rw", uri=True)
+        ) as c:
+            c.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    except sqlite3.Error as exc:
+        raise InstanceError(
+            f"{display}: an interrupted write left a journal ({journal.name}) that needs write "
+            f"access to recover ({exc}); run appsync once with write access, or any apply"
+        ) from exc
 
 
 def table_names(instance: Instance) -> set[str]:

@@ -12,20 +12,25 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from appsync.clock import now_utc
-from appsync.errors import LockHeldError
-from appsync.instance.connect import Instance, translate
+from appsync.errors import AppsyncError, LockHeldError
+from appsync.instance.connect import Instance, translate, writing
 from appsync.instance.schema import LOCK, own_table
 from appsync.kinds import Registry
 
 LOCK_NAME = "apply"
 ADVISORY_KEY = 0x61707073796E63  # "appsync"
+#: The transaction-level lock every writing transaction of an apply takes.
+WRITE_KEY = 0x61707073796E64
 POLL_SECONDS = 0.2
+#: SQLite's busy wait outside lock acquisition (connect's default).
+BUSY_MS = 30_000
 
 
 def _me(command: str) -> dict[str, Any]:
@@ -70,14 +75,50 @@ def apply_lock(
 
 
 def _holder(instance: Instance, table: Any) -> dict[str, Any] | None:
-    with instance.engine.connect() as connection:
-        row = connection.execute(select(table).where(table.c.name == LOCK_NAME)).first()
-        return dict(row._mapping) if row is not None else None
+    try:
+        with instance.engine.connect() as connection:
+            row = connection.execute(select(table).where(table.c.name == LOCK_NAME)).first()
+            return dict(row._mapping) if row is not None else None
+    except OperationalError:
+        return None  # the holder's commit has the database for a moment
 
 
 def _refuse(instance: Instance, table: Any) -> LockHeldError:
     holder = describe(_holder(instance, table))
     return LockHeldError(f"{instance.display} is locked by {holder}", holder)
+
+
+class LockLost(AppsyncError):
+    """The apply lock ended under a running apply (its session was terminated): the unit
+    in progress rolls back; what committed before stays committed, and is said."""
+
+
+@dataclass
+class PgGuard:
+    """The session-level advisory lock that names the holder, tied to every writing
+    transaction: each takes a transaction-level lock of its own (so a unit that might
+    outlive a lost session lock still serializes with the next apply's writes) and checks,
+    just before committing, that its apply still holds the session lock."""
+
+    backend: int
+    display: str
+
+    def begin(self, connection: Connection) -> None:
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_KEY})
+
+    def before_commit(self, connection: Connection) -> None:
+        held = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND pid = :pid AND classid = :hi AND objid = :lo AND objsubid = 1"
+            ),
+            {"pid": self.backend, "hi": ADVISORY_KEY >> 32, "lo": ADVISORY_KEY & 0xFFFFFFFF},
+        ).scalar()
+        if not held:
+            raise LockLost(
+                f"{self.display}: the apply lock was lost (its database session ended): "
+                "this unit was rolled back"
+            )
 
 
 @contextlib.contextmanager
@@ -90,15 +131,22 @@ def _pg_lock(instance: Instance, table: Any, me: dict[str, Any], deadline: float
             if time.monotonic() >= deadline:
                 raise _refuse(instance, table)
             time.sleep(POLL_SECONDS)
+        backend = int(connection.execute(text("SELECT pg_backend_pid()")).scalar() or 0)
         connection.execute(delete(table).where(table.c.name == LOCK_NAME))
         connection.execute(insert(table), [me])
+        instance.guard = PgGuard(backend, instance.display)
         try:
             yield
         finally:
-            connection.execute(delete(table).where(table.c.name == LOCK_NAME))
-            connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+            instance.guard = None
+            # A lock whose session ended is released already; failing to say so again
+            # must not turn an apply that committed into an error.
+            with contextlib.suppress(SQLAlchemyError):
+                connection.execute(delete(table).where(table.c.name == LOCK_NAME))
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
     finally:
-        connection.close()
+        with contextlib.suppress(SQLAlchemyError):
+            connection.close()
 
 
 @contextlib.contextmanager
@@ -107,8 +155,7 @@ def _row_lock(
 ) -> Iterator[None]:
     while True:
         try:
-            with instance.engine.begin() as connection:
-                connection.execute(insert(table), [me])
+            _insert_within(instance, table, me, deadline)
             break
         except IntegrityError:
             holder = _holder(instance, table)
@@ -118,9 +165,13 @@ def _row_lock(
                         delete(table).where(table.c.name == LOCK_NAME, table.c.pid == holder["pid"])
                     )
                 continue
-            if time.monotonic() >= deadline:
-                raise _refuse(instance, table) from None
-            time.sleep(POLL_SECONDS)
+        except OperationalError as exc:
+            if "locked" not in str(exc.orig) and "busy" not in str(exc.orig):
+                raise
+            # Another apply is writing (its unit holds the database): held, like the row.
+        if time.monotonic() >= deadline:
+            raise _refuse(instance, table) from None
+        time.sleep(POLL_SECONDS)
     try:
         yield
     finally:
@@ -130,6 +181,21 @@ def _row_lock(
                     table.c.name == LOCK_NAME, table.c.pid == me["pid"], table.c.host == me["host"]
                 )
             )
+
+
+def _insert_within(instance: Instance, table: Any, me: dict[str, Any], deadline: float) -> None:
+    """Insert the lock row, waiting for a busy database no longer than the lock timeout
+    allows (SQLite's own busy wait would otherwise be its 30 s)."""
+    wait = max(0.0, min(deadline - time.monotonic(), POLL_SECONDS))
+    with instance.engine.connect() as plain:
+        connection = writing(plain)
+        raw: Any = connection.connection.driver_connection  # sqlite3: outside SQLAlchemy's
+        raw.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")  # transaction
+        try:
+            with connection.begin():
+                connection.execute(insert(table), [me])
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
 
 
 def _is_dead(holder: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select
 
 from appsync.errors import InstanceError
-from appsync.instance.connect import Instance, table_names, translate
+from appsync.instance.connect import Instance, table_names, translate, writing
 from appsync.instance.schema import META, OWN_TABLES, own_table
 from appsync.instance.store import SqlStore
 from appsync.instance.unit import SqlUnitOfWork
@@ -58,10 +58,16 @@ class SqlPlatform:
     def unit(self, instance: Instance, *, rollback: bool = False) -> Iterator[UnitOfWork]:
         """One transaction: commits when the block ends, or rolls back with ``rollback``
         (a dry run) or on error."""
-        with translate(instance.display), instance.engine.connect() as connection:
+        guard = instance.guard
+        with translate(instance.display), instance.engine.connect() as plain:
+            connection = writing(plain) if not rollback else plain
             transaction = connection.begin()
             try:
+                if guard is not None and not rollback:
+                    guard.begin(connection)
                 yield SqlUnitOfWork(connection, self.store(connection))
+                if guard is not None and not rollback:
+                    guard.before_commit(connection)
             except BaseException:
                 transaction.rollback()
                 raise

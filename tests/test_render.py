@@ -21,7 +21,7 @@ from appsync.plan.render import (
 )
 
 ANSI = re.compile(r"\x1b\[")
-MORE = re.compile(r"… and (\d+) more changes? not shown \(see the JSON plan\)")
+MORE = re.compile(r"… and (\d+) more changes? not shown \(the JSON plan, uploaded with this run")
 OLD_SQL = "select id,\n       name\nfrom customers\n-- active only\nwhere active\n"
 NEW_SQL = "select id,\n       name\nfrom clients\nwhere active\n"
 
@@ -152,9 +152,9 @@ def test_instance_wide_group_comes_first_then_apps_by_name() -> None:
     assert text.index('+ role "admins"') < text.index('+ query "A"') < text.index('+ query "Z"')
 
 
-def test_conflicts_are_listed_before_creates_within_an_app() -> None:
-    text = render_text(plan(change("create", "A"), change("conflict", "B")))
-    assert text.index('! query "B"') < text.index('+ query "A"')
+def test_changes_are_listed_by_path_within_an_app() -> None:
+    text = render_text(plan(change("conflict", "B"), change("create", "A"), change("delete", "C")))
+    assert text.index('+ query "A"') < text.index('! query "B"') < text.index('- query "C"')
 
 
 def test_no_escape_codes_without_color() -> None:

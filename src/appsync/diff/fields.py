@@ -77,8 +77,7 @@ def _item_name(keyed: KeyedList, item: Any) -> str:
         None,
     )
     if label is None:
-        value = keyed.key_of(item)
-        label = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        label = ", ".join(str(item.get(k)) for k in keyed.key)
     return label
 
 

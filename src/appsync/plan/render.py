@@ -12,11 +12,10 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from appsync.errors import UsageError
-from appsync.plan.model import ACTIONS, WRITES, Change, FieldDiff, Plan, Source
+from appsync.plan.model import ACTIONS, RISKS, WRITES, Change, FieldDiff, Plan, Source
 
 FORMATS: tuple[str, ...] = ("text", "markdown", "json")
 SYMBOLS: dict[str, str] = {
@@ -52,7 +51,7 @@ MD_MAX_WARNINGS = 20
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _ANSI = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "bold": "1"}
 _SYMBOL_COLORS = {"+": "green", "~": "yellow", "-": "red", "!": "red", ">": "cyan"}
-_MD_ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>|`*_[]\\#~"}
+_MD_ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>|`*_[]\\#~@"}
 
 
 def render(plan: Plan, fmt: str, *, color: bool = False) -> str:
@@ -114,13 +113,18 @@ def _rank(change: Change) -> int:
 
 
 def _groups(plan: Plan) -> list[tuple[str | None, list[Change]]]:
-    """Changes per app, instance-wide objects first, then apps by name."""
+    """Changes per app, instance-wide objects first, then apps by name; inside each, by
+    path (where the object is in the tree)."""
     by_app: dict[str | None, list[Change]] = {}
     for change in plan.changes:
         if change.action != "unchanged":
             by_app.setdefault(change.app, []).append(change)
     apps = sorted(by_app, key=lambda a: (a is not None, (a or "").casefold(), a or ""))
-    return [(app, sorted(by_app[app], key=_rank)) for app in apps]
+    return [(app, sorted(by_app[app], key=_by_path)) for app in apps]
+
+
+def _by_path(change: Change) -> tuple[str, str, str]:
+    return (change.path or change.previous_path or "", change.kind, change.name or change.id)
 
 
 def _counts(plan: Plan) -> dict[str, int]:
@@ -281,61 +285,156 @@ def _code(text: str) -> str:
 
 
 def _more(n: int, what: str = "change") -> str:
-    return f"- … and {n} more {what}{'' if n == 1 else 's'} not shown (see the JSON plan)\n"
+    return (
+        f"- … and {n} more {what}{'' if n == 1 else 's'} not shown (the JSON plan, uploaded "
+        "with this run, has every change)\n"
+    )
 
 
-@dataclass(frozen=True)
+def _tail(apps: int, changes: int) -> str:
+    return (
+        f"… and {apps} more app{'' if apps == 1 else 's'} with {changes} "
+        f"change{'' if changes == 1 else 's'} not shown (the JSON plan has every change)\n"
+    )
+
+
+#: What keeps its field diffs first when a plan does not fit: conflicts, deletes, then
+#: changes by risk.
+def _priority(change: Change) -> int:
+    if change.action == "conflict":
+        return 0
+    if change.action == "delete":
+        return 1
+    return 2 + (len(RISKS) - 1 - RISKS.index(change.risk)) if change.risk in RISKS else 9
+
+
+def _important(change: Change) -> bool:
+    return change.action in ("conflict", "delete") or change.risk in ("high", "critical")
+
+
+class _Item:
+    """One change in a section: hidden, its object line, or its line with field diffs
+    (rendered on demand: diffing is the costly part, and most of a huge plan's never fit)."""
+
+    def __init__(self, change: Change) -> None:
+        self.change = change
+        self.brief = _md_item(change, full=False)
+        self._full: str | None = None
+        self.shown: str | None = None
+
+    @property
+    def full(self) -> str:
+        if self._full is None:
+            self._full = _md_item(self.change, full=True)
+        return self._full
+
+
 class _Section:
-    """One app's collapsible section: object lines, with field diffs rendered only on demand
-    (diffing is the costly part, and most of a huge plan's diffs never fit)."""
+    """One app's collapsible section; its size as it would render now."""
 
-    opening: str
-    changes: tuple[Change, ...]
-    brief: tuple[str, ...]
-    closing: str = "\n</details>\n\n"
+    closing = "\n</details>\n\n"
 
-    @classmethod
-    def of(cls, app: str | None, changes: Sequence[Change]) -> _Section:
+    def __init__(self, app: str | None, changes: Sequence[Change]) -> None:
         title = INSTANCE_WIDE if app is None else f"app {_md(_clip(app))}"
-        opening = f"<details><summary><b>{title}</b>: {_group_phrase(changes)}</summary>\n\n"
-        return cls(opening, tuple(changes), tuple(_md_item(c, full=False) for c in changes))
+        self.opening = f"<details><summary><b>{title}</b>: {_group_phrase(changes)}</summary>\n\n"
+        self.items = [_Item(c) for c in changes]
+        self.shown_size = 0
+        self.shown_count = 0
 
     @property
-    def detail(self) -> int:
-        """How many field changes full detail would show."""
-        return sum(len(c.fields) for c in self.changes if c.action in WITH_FIELDS)
-
-    def render(self, *, shown: int | None = None) -> str:
-        """Object lines only: all of them, or the first ``shown`` and a count of the rest."""
-        items = self.brief[:shown]
-        hidden = len(self.brief) - len(items)
-        return self.opening + "".join(items) + (_more(hidden) if hidden else "") + self.closing
-
-    def render_full(self, room: int) -> str | None:
-        """Object lines with their field diffs, or None when that exceeds ``room``."""
-        size = len(self.opening) + len(self.closing)
-        items: list[str] = []
-        for change in self.changes:
-            items.append(_md_item(change, full=True))
-            size += len(items[-1])
-            if size > room:
-                return None
-        return self.opening + "".join(items) + self.closing
+    def visible(self) -> bool:
+        return self.shown_count > 0
 
     @property
-    def floor(self) -> int:
-        """The size with no item shown."""
-        return len(self.opening) + len(_more(len(self.brief))) + len(self.closing)
+    def size(self) -> int:
+        hidden = len(self.items) - self.shown_count
+        more = len(_more(hidden)) if hidden else 0
+        return len(self.opening) + self.shown_size + more + len(self.closing)
+
+    def show(self, item: _Item, text: str | None) -> None:
+        old = item.shown
+        if old is not None:
+            self.shown_size -= len(old)
+            self.shown_count -= 1
+        item.shown = text
+        if text is not None:
+            self.shown_size += len(text)
+            self.shown_count += 1
+
+    def render(self) -> str:
+        shown = [i.shown for i in self.items if i.shown is not None]
+        hidden = len(self.items) - len(shown)
+        return self.opening + "".join(shown) + (_more(hidden) if hidden else "") + self.closing
+
+
+class _Layout:
+    """Which changes a comment shows, and how, within a budget of characters."""
+
+    def __init__(self, sections: list[_Section], budget: int) -> None:
+        self.sections = sections
+        self.budget = budget
+        self.hidden_changes = sum(len(s.items) for s in sections)
+        self.total = sum(s.size for s in sections if s.visible) + self._tail_size()
+
+    def _tail_size(self) -> int:
+        hidden = [s for s in self.sections if not s.visible]
+        return len(_tail(len(hidden), sum(len(s.items) for s in hidden))) if hidden else 0
+
+    def attempt(self, section: _Section, item: _Item, text: str | None) -> bool:
+        """Show ``item`` as ``text`` if the comment still fits; say whether it does."""
+        before_item, before_total = item.shown, self.total
+        old = (section.size if section.visible else 0) + self._tail_size()
+        section.show(item, text)
+        new = (section.size if section.visible else 0) + self._tail_size()
+        self.total += new - old
+        if self.total <= self.budget:
+            return True
+        section.show(item, before_item)
+        self.total = before_total
+        return False
+
+    def render(self) -> str:
+        hidden = [s for s in self.sections if not s.visible]
+        text = "".join(s.render() for s in self.sections if s.visible)
+        if hidden:
+            text += _tail(len(hidden), sum(len(s.items) for s in hidden))
+        return text
+
+
+def _lay_out(sections: list[_Section], budget: int) -> str:
+    """Conflicts, deletes and risky changes with their field diffs first; then every other
+    change's object line, shared out between the apps; then field diffs of the rest while
+    they fit. Within an app, changes are in path order; what is left out is counted."""
+    layout = _Layout(sections, budget)
+    owned = [(s, i) for s in sections for i in s.items]
+    ranked = sorted(owned, key=lambda si: (_priority(si[1].change), si[1].change.path or ""))
+    for section, item in ranked:
+        if _important(item.change) and not layout.attempt(section, item, item.full):
+            layout.attempt(section, item, item.brief)
+    queues = [[i for i in s.items if i.shown is None] for s in sections]
+    progress = True
+    while progress:
+        progress = False
+        for section, queue in zip(sections, queues, strict=True):
+            while queue:
+                item = queue.pop(0)
+                if layout.attempt(section, item, item.brief):
+                    progress = True
+                    break
+                queue.clear()  # this app's next line does not fit: the others may still
+    for section, item in ranked:
+        if item.shown is item.brief and item.change.action in WITH_FIELDS and item.change.fields:
+            layout.attempt(section, item, item.full)
+    return layout.render()
 
 
 def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
-    """A pull request comment shorter than ``limit`` characters, whatever the plan's size:
-    field diffs go first, then object lines of the largest apps, then whole apps."""
+    """A pull request comment shorter than ``limit`` characters, whatever the plan's size."""
     head = _md_head(plan, warnings=True)
-    sections = [_Section.of(app, changes) for app, changes in _groups(plan)]
+    sections = [_Section(app, changes) for app, changes in _groups(plan)]
     budget = limit - 1 - len(head)
     if budget >= 0:
-        text = head + _fit(sections, budget)
+        text = head + _lay_out(sections, budget)
         if len(text) < limit:
             return text
     text = _md_head(plan, warnings=False) + "The details do not fit here: see the JSON plan.\n"
@@ -404,73 +503,3 @@ def _md_field(field: FieldDiff) -> list[str]:
     longest = max((len(run) for line in shown for run in re.findall(r"`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
     return [f"  - {label}:", f"    {fence}diff", *(f"    {x}" for x in shown), f"    {fence}"]
-
-
-def _fit(sections: Sequence[_Section], budget: int) -> str:
-    """All sections in at most ``budget`` characters. Field diffs are added from the section
-    with the fewest up while they fit; when even the object lines do not, the largest
-    sections show only part of them."""
-    parts = [s.render() for s in sections]
-    total = sum(len(p) for p in parts)
-    if total > budget:
-        return _fill(sections, budget)
-    for i in sorted(range(len(sections)), key=lambda i: sections[i].detail):
-        full = sections[i].render_full(budget - total + len(parts[i]))
-        if full is None:
-            break
-        total += len(full) - len(parts[i])
-        parts[i] = full
-    return "".join(parts)
-
-
-def _fill(sections: Sequence[_Section], budget: int) -> str:
-    shown, tail = _shown_sections(sections, budget)
-    room = budget - len(tail) - sum(s.floor for s in shown)
-    counts = _water_fill(shown, room)
-    return "".join(s.render(shown=k) for s, k in zip(shown, counts, strict=True)) + tail
-
-
-def _shown_sections(sections: Sequence[_Section], budget: int) -> tuple[list[_Section], str]:
-    """The sections that fit with no item shown, and the line that counts the others."""
-    if sum(s.floor for s in sections) <= budget:
-        return list(sections), ""
-    reserve = len(_tail(len(sections), sum(len(s.brief) for s in sections)))
-    shown: list[_Section] = []
-    used = 0
-    for section in sections:
-        if used + section.floor > budget - reserve:
-            break
-        shown.append(section)
-        used += section.floor
-    rest = sections[len(shown) :]
-    return shown, _tail(len(rest), sum(len(s.brief) for s in rest))
-
-
-def _tail(apps: int, changes: int) -> str:
-    return (
-        f"… and {apps} more app{'' if apps == 1 else 's'} with {changes} "
-        f"change{'' if changes == 1 else 's'} not shown (see the JSON plan)\n"
-    )
-
-
-def _water_fill(sections: Sequence[_Section], room: int) -> list[int]:
-    """How many object lines each section shows: small sections whole, large ones an equal
-    share of what is left."""
-    counts = [0] * len(sections)
-    sizes = [sum(len(item) for item in s.brief) for s in sections]
-    order = sorted(range(len(sections)), key=lambda i: sizes[i])
-    for left, i in enumerate(order):
-        share = room // (len(order) - left)
-        section = sections[i]
-        extra = sizes[i] - len(_more(len(section.brief)))
-        if extra <= share:
-            counts[i], room = len(section.brief), room - extra
-            continue
-        used = 0
-        for item in section.brief:
-            if used + len(item) > share:
-                break
-            used += len(item)
-            counts[i] += 1
-        room -= used
-    return counts

@@ -1,0 +1,125 @@
+"""Plans a reviewer can act on (issue 12 §2): each change's risk and its cause, keyed lists
+diffed by key and sets by member, big plans that keep what matters, names GitHub would
+turn into mentions escaped."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appsync.canonical import canonical_json
+from appsync.plan.model import Change, FieldDiff, Plan, Source, TargetInfo, empty_summary
+from appsync.plan.render import render_markdown
+from tests.helpers import commit_all, run
+
+
+@pytest.fixture
+def synced(tmp_path: Path) -> tuple[Path, str]:
+    dev, prod = f"sqlite:///{tmp_path / 'dev.db'}", f"sqlite:///{tmp_path / 'prod.db'}"
+    assert run("instance", "init", dev, "--example").exit_code == 0
+    assert run("instance", "init", prod).exit_code == 0
+    repo = tmp_path / "repo"
+    assert run("init", str(repo)).exit_code == 0
+    assert run("export", dev, "--repo", str(repo), "-m", "Export").exit_code == 0
+    assert run("apply", prod, "--repo", str(repo), "--yes").exit_code == 0
+    return repo, prod
+
+
+def _edit(path: Path, change: Any) -> None:
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_bytes(canonical_json(document))
+
+
+def test_keyed_lists_by_key_sets_by_member_and_risk_with_its_cause(
+    synced: tuple[Path, str],
+) -> None:
+    repo, prod = synced
+    _edit(
+        repo / "apps/invoices/data/tables/invoices.json",
+        lambda d: d.update(columns=[c for c in d["columns"] if c["name"] != "legacy_code"]),
+    )
+    _edit(
+        repo / "apps/invoices/ui/pages/invoice-list.json",
+        lambda d: d["widgets"].append(
+            {"id": "export", "pane": "toolbar", "type": "button", "props": {"label": "Export"}}
+        ),
+    )
+    _edit(repo / "admin/roles/accountants.json", lambda d: d["grants"].append("invoices:export"))
+    commit_all(repo, "Review me")
+    text = run("plan", prod, "--repo", str(repo)).stdout
+    assert "columns: legacy_code removed" in text
+    assert "widgets: export added (pane toolbar)" in text
+    assert 'grants: + "invoices:export"' in text
+    assert "grants[" not in text and "columns[5]" not in text
+    assert "[critical: drops column legacy_code of table invoices]" in text
+    assert "Risk: critical (drops column legacy_code of table invoices)." in text
+    plan = json.loads(run("plan", prod, "--repo", str(repo), "--format", "json").stdout)
+    risks = {c["name"]: (c["risk"], c["risk_reason"]) for c in plan["changes"]}
+    assert risks["Accountants"] == ("high", "changes role Accountants")
+    assert risks["Invoice List"] == ("low", "changes page Invoice List")
+    markdown = run("plan", prod, "--repo", str(repo), "--format", "markdown").stdout
+    assert "risk **critical** (drops column legacy&#95;code of table invoices)" in markdown
+    assert "*critical: drops column legacy&#95;code of table invoices*" in markdown
+
+
+def _change(i: int, action: str = "update", **kw: Any) -> Change:
+    values: dict[str, Any] = {
+        "app": f"App {i % 4}",
+        "kind": "query",
+        "id": f"id-{i:05d}",
+        "name": f"Q{i:05d}",
+        "path": f"apps/app-{i % 4}/data/queries/q{i:05d}.json",
+        "action": action,
+        "risk": "medium",
+        "risk_reason": f"changes query Q{i:05d}",
+        "fields": (
+            FieldDiff(path="sql", old="select 1\n" * 40, new="select 2\n" * 40),
+            FieldDiff(path="parameters", old=[1] * 50, new=[2] * 50),
+        ),
+    }
+    values.update(kw)
+    return Change(**values)
+
+
+def test_a_big_plan_keeps_the_conflicts_details_and_counts_the_rest_per_app() -> None:
+    changes = [_change(i) for i in range(1800)]
+    changes[1234] = _change(1234, "conflict", risk="critical", reason="both sides changed it")
+    changes[77] = _change(77, "delete", risk="high", fields=())
+    summary = {**empty_summary(), "update": 1798, "conflict": 1, "delete": 1}
+    plan = Plan(
+        source=Source(commit="0" * 40, ref="main"),
+        target=TargetInfo(name="prod"),
+        summary=summary,
+        risk="critical",
+        changes=tuple(changes),
+    )
+    md = render_markdown(plan)
+    assert len(md) < 60000
+    conflict = md[md.index("**Q01234**") :].split("\n- `", 1)[0]
+    assert "```diff" in conflict and "select 2" in conflict
+    assert "**Q00077**" in md
+    hidden = [int(n) for n in re.findall(r"… and (\d+) more changes? not shown", md)]
+    assert len(hidden) == 4 and sum(hidden) + md.count("\n- `") == 1800
+    assert "the JSON plan, uploaded with this run, has every change" in md
+    for app in range(4):  # in path order inside each app
+        section = md[md.index(f"<b>app App {app}</b>") :].split("</details>")[0]
+        names = re.findall(r"\*\*Q(\d{5})\*\*", section)
+        assert names == sorted(names)
+
+
+def test_names_github_would_link_are_escaped() -> None:
+    plan = Plan(
+        source=Source(ref="main"),
+        target=TargetInfo(name="prod"),
+        summary={**empty_summary(), "create": 1},
+        risk="low",
+        changes=(_change(1, "create", name="Ping @finance-team about #12", app="ops @team"),),
+    )
+    md = render_markdown(plan)
+    assert "@finance-team" not in md and "#12" not in md and "@team" not in md
+    assert "&#64;finance-team about &#35;12" in md

@@ -170,7 +170,7 @@ def test_drift_names_a_hotfix_and_capture_takes_it_to_a_branch(synced: World) ->
     )
     assert drift.exit_code == 2
     report = json.loads(drift.stdout)
-    assert report["summary"] == {"changed": 1, "deleted": 1, "created": 1}
+    assert report["summary"] == {"changed": 1, "deleted": 1, "created": 1, "kept": 0}
     changed = next(i for i in report["items"] if i["drift"] == "changed")
     assert changed["path"] == PAGE
     assert [(f["path"], f["old"], f["new"]) for f in changed["fields"]] == [

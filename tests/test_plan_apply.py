@@ -140,7 +140,8 @@ def test_page_edited_on_prod_only_is_ahead_and_kept(synced: World) -> None:
     plan = plan_json(synced)
     [change] = plan["changes"]
     assert change["action"] == "ahead" and plan["summary"]["ahead"] == 1
-    assert synced.plan("--detailed-exitcode").exit_code == 0
+    # Out of sync is visible: the target holds what Git lacks (a nightly check catches it).
+    assert synced.plan("--detailed-exitcode").exit_code == 2
     assert synced.apply("--yes").exit_code == 0
     route = "SELECT route FROM pages WHERE name = 'Approval Queue'"
     assert scalar(synced.prod, route) == "/hotfix"
@@ -397,7 +398,9 @@ def test_skip_records_the_target_as_agreed(synced: World) -> None:
     assert synced.apply("--yes", "--conflicts", "skip").exit_code == 0
     after = plan_json(synced)
     assert [c["action"] for c in after["changes"]] == ["ahead"]
-    assert synced.plan("--detailed-exitcode").exit_code == 0
+    assert synced.plan("--detailed-exitcode").exit_code == 2  # the kept hotfix is visible
+    drift = run("drift", synced.prod, "--repo", str(synced.repo), "--detailed-exitcode")
+    assert drift.exit_code == 2 and "kept on the target, not in Git yet" in drift.stdout
 
 
 def test_skipped_missing_objects_take_their_dependents_along(world: World) -> None:

@@ -290,3 +290,41 @@ def test_read_only_commands_work_after_a_write_killed_in_its_commit(
         result = run(*command, "--repo", str(source))
         assert result.exit_code == 0, (command, result.stderr)
     assert run("export", url, "--repo", str(source)).exit_code == 0
+
+
+def test_force_unlock_names_the_holder_and_breaks_the_lock(
+    busy: tuple[str, sqlite3.Connection], source: Path
+) -> None:
+    url, holder = busy
+    holder.rollback()  # the holder's process died: only its row is left (pid 1 is alive)
+    asked = run("force-unlock", url, "--repo", str(source))
+    assert asked.exit_code == 1
+    assert "is locked by ci@runner-7 (pid 1)" in asked.stdout
+    assert "refusing to break the lock without --yes" in asked.stderr
+    assert run("apply", url, "--repo", str(source), "--yes").exit_code == 4
+    done = run("force-unlock", url, "--repo", str(source), "--yes")
+    assert done.exit_code == 0 and done.stdout.endswith(f"Unlocked {url}.\n")
+    assert run("force-unlock", url, "--repo", str(source)).stdout.endswith(
+        "not locked: nothing to do.\n"
+    )
+    assert run("apply", url, "--repo", str(source), "--yes").exit_code == 0
+
+
+@pytest.mark.postgres
+def test_force_unlock_ends_a_postgres_holder(
+    source: Path, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = _new_target(request, "postgres", tmp_path, 1)
+    holder = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with holder.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": 0x61707073796E63})
+            assert run("apply", url, "--repo", str(source), "--yes").exit_code == 4
+            forced = run("force-unlock", url, "--repo", str(source), "--yes")
+            assert forced.exit_code == 0, forced.stderr
+            assert "locked by another apply (holder unknown)" in forced.stdout
+    except Exception as exc:  # the holder's session was ended under it
+        assert "terminat" in str(exc).lower() or "closed" in str(exc).lower(), exc
+    finally:
+        holder.dispose()
+    assert run("apply", url, "--repo", str(source), "--yes").exit_code == 0

@@ -6,7 +6,13 @@ import json
 
 from appsync.usecases.drift import DriftReport
 
-_SYMBOL = {"changed": "~", "deleted": "-", "created": "+"}
+_SYMBOL = {"changed": "~", "deleted": "-", "created": "+", "kept": ">"}
+_WHAT = {
+    "changed": "changed on the target",
+    "deleted": "deleted on the target",
+    "created": "created on the target",
+    "kept": "kept on the target, not in Git yet: capture it with export",
+}
 
 
 def _value(value: object) -> str:
@@ -20,7 +26,7 @@ def render_drift(report: DriftReport, fmt: str) -> str:
     s = report.summary
     summary = (
         f"Drift on {report.target}: {s['changed']} changed, {s['deleted']} deleted, "
-        f"{s['created']} created outside Git."
+        f"{s['created']} created outside Git; {s.get('kept', 0)} kept that Git lacks."
     )
     if not report.items:
         return f"No drift: {report.target} holds what appsync last applied.\n"
@@ -40,7 +46,7 @@ def render_drift(report: DriftReport, fmt: str) -> str:
         where = f" {item.path}" if item.path else ""
         lines.append(
             f'{_SYMBOL[item.drift]} {app}{item.kind} "{item.name or item.id}"{where} '
-            f"({item.drift} on the target)"
+            f"({_WHAT[item.drift]})"
         )
         lines += [f"    {f.path}: {_value(f.old)} -> {_value(f.new)}" for f in item.fields]
     lines += ["", summary]

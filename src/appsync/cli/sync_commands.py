@@ -65,7 +65,8 @@ def target_for(text: str, repo_dir: Path) -> Target:
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 2 when there are changes (3 on conflicts, as always).",
+    help="Exit 2 when Git and the target differ: changes to apply, or the target holding "
+    "what Git lacks (ahead, orphaned); 3 on conflicts, as always.",
 )
 def plan_command(
     target: str,
@@ -89,7 +90,7 @@ def plan_command(
     if plan.conflicts:
         names = ", ".join(c.label() for c in plan.conflicts)
         raise ConflictError(f"{len(plan.conflicts)} conflict(s): {names}")
-    if detailed_exitcode and plan.has_changes:
+    if detailed_exitcode and plan.out_of_sync:
         raise SystemExit(2)
 
 
@@ -319,4 +320,47 @@ def drift_command(target: str, repo_dir: Path, fmt: str, detailed_exitcode: bool
         raise SystemExit(2)
 
 
-COMMANDS = [plan_command, apply_command, rollback_command, drift_command, log_command]
+@click.command("force-unlock")
+@click.argument("target")
+@REPO_OPTION
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def force_unlock_command(target: str, repo_dir: Path, yes: bool) -> None:
+    """Break TARGET's apply lock, left by an apply that died or hangs.
+
+    Names the holder and asks first. On PostgreSQL it ends the holder's database session,
+    so an apply still running rolls back the unit it is in.
+
+    \b
+    Example:
+      appsync force-unlock prod          # shows who holds it, asks
+      appsync force-unlock prod --yes
+    """
+    from appsync.instance.lock import current_holder, force_unlock
+
+    resolved = target_for(target, repo_dir)
+    with open_target(resolved) as instance:
+        instance.platform.check(instance)
+        holder = current_holder(instance)
+        if holder is None:
+            click.echo(f"{instance.target} is not locked: nothing to do.")
+            return
+        click.echo(f"{instance.target} is locked by {holder}.")
+        if not yes:
+            if not Console().interactive:
+                raise UsageError(
+                    "refusing to break the lock without --yes: there is no terminal to ask"
+                )
+            if not click.confirm("Break the lock?", default=False):
+                raise UsageError("lock kept: nothing was changed")
+        force_unlock(instance)
+    click.echo(f"Unlocked {instance.target}.")
+
+
+COMMANDS = [
+    plan_command,
+    apply_command,
+    rollback_command,
+    drift_command,
+    log_command,
+    force_unlock_command,
+]

@@ -209,3 +209,44 @@ def _is_dead(holder: dict[str, Any]) -> bool:
     except (PermissionError, ValueError, TypeError):
         return False
     return False
+
+
+def current_holder(instance: Instance) -> str | None:
+    """Who holds the apply lock, as ``describe`` says it, or None when nobody does."""
+    table = own_table(LOCK)
+    with translate(instance.display):
+        row = _holder(instance, table)
+        if instance.dialect == "postgresql":
+            held = _pg_lock_backend(instance) is not None
+            if not held and row is None:
+                return None
+            return describe(row)
+    return describe(row) if row is not None else None
+
+
+def _pg_lock_backend(instance: Instance) -> int | None:
+    with instance.engine.connect() as connection:
+        pid = connection.execute(
+            text(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = :hi AND objid = :lo AND objsubid = 1 AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
+            {"hi": ADVISORY_KEY >> 32, "lo": ADVISORY_KEY & 0xFFFFFFFF},
+        ).scalar()
+    return int(pid) if pid is not None else None
+
+
+def force_unlock(instance: Instance) -> None:
+    """Break the apply lock: end the session holding it (PostgreSQL; its apply then rolls
+    back the unit in progress) and remove the row that names the holder."""
+    table = own_table(LOCK)
+    with translate(instance.display):
+        if instance.dialect == "postgresql":
+            pid = _pg_lock_backend(instance)
+            if pid is not None:
+                with instance.engine.connect() as connection:
+                    connection.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+                    connection.commit()
+        with writing(instance.engine.connect()) as connection, connection.begin():
+            connection.execute(delete(table).where(table.c.name == LOCK_NAME))

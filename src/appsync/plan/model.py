@@ -157,6 +157,13 @@ class Plan(_Frozen):
     bindings: PlanBindings | None = None
 
     @property
+    def out_of_sync(self) -> bool:
+        """Whether Git and the target differ at all: something to write, a conflict, or the
+        target holding what Git lacks (``ahead``: a hotfix, a kept or merged version; an
+        object deleted in Git but still there). Objects never applied are not counted."""
+        return self.has_changes or any(c.action in ("ahead", "orphaned") for c in self.changes)
+
+    @property
     def has_changes(self) -> bool:
         return any(c.action in (*WRITES, "conflict") for c in self.changes)
 

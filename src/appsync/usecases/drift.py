@@ -26,7 +26,8 @@ from appsync.model import Obj
 from appsync.plan.model import FieldDiff, from_jsonable
 from appsync.usecases.plan import app_ids, in_scope, load_desired
 
-DriftKind = Literal["changed", "deleted", "created"]
+DriftKind = Literal["changed", "deleted", "created", "kept"]
+KINDS: tuple[str, ...] = ("changed", "deleted", "created", "kept")
 
 
 class _Frozen(BaseModel):
@@ -95,7 +96,11 @@ def find_drift(instance: Instance, repo: GitRepo, registry: Registry) -> DriftRe
             items.append(
                 _item(key, obj, None, "changed", state.applied_rev, app_names, paths, fields)
             )
-    summary = {k: sum(1 for i in items if i.drift == k) for k in ("changed", "deleted", "created")}
+        elif state is not None and obj is not None and state.applied_rev != state.desired_rev:
+            # The target holds a version Git lacks (a hotfix kept with --conflicts skip, or a
+            # merge): not drift since the last apply, but out of sync until Git has it.
+            items.append(_item(key, obj, None, "kept", state.applied_rev, app_names, paths))
+    summary = {k: sum(1 for i in items if i.drift == k) for k in KINDS}
     return DriftReport(
         created_at=now_utc(), target=instance.name, summary=summary, items=tuple(items)
     )

@@ -123,3 +123,34 @@ def test_names_github_would_link_are_escaped() -> None:
     md = render_markdown(plan)
     assert "@finance-team" not in md and "#12" not in md and "@team" not in md
     assert "&#64;finance-team about &#35;12" in md
+
+
+def test_selection_plans_and_applies_part_and_says_so(tmp_path: Path) -> None:
+    dev, prod = f"sqlite:///{tmp_path / 'dev.db'}", f"sqlite:///{tmp_path / 'prod.db'}"
+    assert run("instance", "init", dev, "--example").exit_code == 0
+    assert run("instance", "init", prod).exit_code == 0
+    repo = tmp_path / "repo"
+    assert run("init", str(repo)).exit_code == 0
+    assert run("export", dev, "--repo", str(repo), "-m", "Export").exit_code == 0
+    r = ("--repo", str(repo))
+    by_app = json.loads(run("plan", prod, *r, "--app", "contractors", "--format", "json").stdout)
+    assert {c["app"] for c in by_app["changes"]} == {"contractors"}
+    assert by_app["warnings"][0].startswith("partial plan (--app contractors)")
+    wrong = run("plan", prod, *r, "--target", "role/" + by_app["changes"][0]["id"])
+    assert wrong.exit_code == 1 and "no such object in the repo or on the target" in wrong.stderr
+    accountants = "role/" + next(
+        json.loads(p.read_text())["id"]
+        for p in (repo / "admin/roles").glob("*.json")
+        if "accountants" in p.name
+    )
+    one = json.loads(run("plan", prod, *r, "--format", "json", "--target", accountants).stdout)
+    assert [c["name"] for c in one["changes"]] == ["Accountants"]
+    roles = run("plan", prod, *r, "--target", "admin/roles", "--format", "json")
+    assert {c["kind"] for c in json.loads(roles.stdout)["changes"]} == {"role"}
+    applied = run("apply", prod, *r, "--yes", "--target", "admin/roles")
+    assert applied.exit_code == 0, applied.stderr
+    assert "Applied: 4 created" in applied.stdout
+    rest = json.loads(run("plan", prod, *r, "--format", "json").stdout)
+    assert rest["summary"]["create"] == 25 and rest["summary"]["unchanged"] == 4
+    unknown = run("plan", prod, *r, "--app", "nope")
+    assert unknown.exit_code == 1 and "--app nope: no such app" in unknown.stderr

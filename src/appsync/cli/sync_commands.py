@@ -21,6 +21,7 @@ from appsync.usecases.apply import ApplyOptions, ApplyOutcome, check_saved_plan,
 from appsync.usecases.drift import find_drift
 from appsync.usecases.plan import load_desired, make_plan
 from appsync.usecases.policy import check_protected, effective
+from appsync.usecases.select import Selection
 from appsync.usecases.targets import Target, open_target, resolve_target
 from appsync.usecases.write_merged import write_merged as write_merged_uc
 
@@ -32,6 +33,29 @@ FORMAT = click.option(
     show_default=True,
     help="Output format.",
 )
+
+
+def select_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--app and --target: plan, apply or check only some objects (a partial plan)."""
+    command = click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="KIND/ID|PATH",
+        help="Only this object (kind/id) or the objects at or under this tree path; "
+        "repeatable. The plan says it is partial.",
+    )(command)
+    return click.option(
+        "--app",
+        "select_apps",
+        multiple=True,
+        metavar="NAME",
+        help="Only this app's objects (name or folder slug); repeatable.",
+    )(command)
+
+
+def _selection(options: dict[str, Any]) -> Selection:
+    return Selection(tuple(options.pop("select_apps", ())), tuple(options.pop("targets", ())))
 
 
 def _repo_or_none(repo_dir: Path) -> GitRepo | None:
@@ -68,6 +92,7 @@ def target_for(text: str, repo_dir: Path) -> Target:
     help="Exit 2 when Git and the target differ: changes to apply, or the target holding "
     "what Git lacks (ahead, orphaned); 3 on conflicts, as always.",
 )
+@select_options
 def plan_command(
     target: str,
     repo_dir: Path,
@@ -77,13 +102,17 @@ def plan_command(
     prune: bool | None,
     merge: bool,
     detailed_exitcode: bool,
+    **selected: Any,
 ) -> None:
     """Show what apply would do to TARGET, per object and per field."""
     repo = open_repo(repo_dir)
     resolved = resolve_target(target, repo.root)
     pruning = bool(effective(resolved, "prune", prune))
+    select = _selection(selected)
     with open_target(resolved, read_only=True) as instance:
-        plan = make_plan(instance, repo, instance.registry, ref=ref, prune=pruning, merge=merge)
+        plan = make_plan(
+            instance, repo, instance.registry, ref=ref, prune=pruning, merge=merge, select=select
+        )
     if out is not None:
         out.write_text(plan.to_json(), encoding="utf-8")
     click.echo(render(plan, fmt, color=fmt == "text" and Console().color), nl=False)
@@ -149,15 +178,19 @@ def apply_options(command: Callable[..., None]) -> Callable[..., None]:
     "--prune/--no-prune", default=None, help="Delete objects deleted in Git  [default: no]"
 )
 @apply_options
+@select_options
 def apply_command(
     target: str, plan_file: Path | None, ref: str | None, prune: bool | None, **options: Any
 ) -> None:
     """Apply the repo (or a saved PLAN_FILE) to TARGET."""
+    select = _selection(options)
     if plan_file is None:
-        _apply_tree(target, ref=ref, prune=prune, command="apply", **options)
+        _apply_tree(target, ref=ref, prune=prune, command="apply", select=select, **options)
         return
-    if ref or prune is not None:
-        raise UsageError("--ref and --prune are fixed when the plan is made, not on apply")
+    if ref or prune is not None or select:
+        raise UsageError(
+            "--ref, --prune, --app and --target are fixed when the plan is made, not on apply"
+        )
     saved = Plan.load(plan_file)
     resolved = target_for(target, options["repo_dir"])
     # A saved plan was reviewed when it was made: applying it is the approval.
@@ -183,9 +216,12 @@ def apply_command(
     help="Delete objects that do not exist at REF (the default for a rollback).",
 )
 @apply_options
+@select_options
 def rollback_command(target: str, to_ref: str, prune: bool, **options: Any) -> None:
     """Bring TARGET back to the tree at an older commit or tag (plan + apply of that tree)."""
-    _apply_tree(target, ref=to_ref, prune=prune, command=f"rollback --to {to_ref}", **options)
+    select = _selection(options)
+    command = f"rollback --to {to_ref}"
+    _apply_tree(target, ref=to_ref, prune=prune, command=command, select=select, **options)
 
 
 def _settings(target: Target, command: str, options: dict[str, Any]) -> ApplyOptions:
@@ -201,7 +237,13 @@ def _settings(target: Target, command: str, options: dict[str, Any]) -> ApplyOpt
 
 
 def _apply_tree(
-    target: str, *, ref: str | None, prune: bool | None, command: str, **options: Any
+    target: str,
+    *,
+    ref: str | None,
+    prune: bool | None,
+    command: str,
+    select: Selection,
+    **options: Any,
 ) -> None:
     repo = open_repo(options["repo_dir"])
     resolved = resolve_target(target, repo.root)
@@ -220,7 +262,9 @@ def _apply_tree(
         outcome = run_apply(
             instance,
             reg,
-            lambda: make_plan(instance, repo, reg, prune=prune, desired=desired, merge=merge),
+            lambda: make_plan(
+                instance, repo, reg, prune=prune, desired=desired, merge=merge, select=select
+            ),
             settings,
             Console(),
         )
@@ -310,11 +354,15 @@ def log_command(
 @REPO_OPTION
 @FORMAT
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there is drift.")
-def drift_command(target: str, repo_dir: Path, fmt: str, detailed_exitcode: bool) -> None:
+@select_options
+def drift_command(
+    target: str, repo_dir: Path, fmt: str, detailed_exitcode: bool, **selected: Any
+) -> None:
     """What changed on TARGET outside Git since appsync last applied to it (read-only)."""
     repo = open_repo(repo_dir)
+    select = _selection(selected)
     with open_target(resolve_target(target, repo.root), read_only=True) as instance:
-        report = find_drift(instance, repo, instance.registry)
+        report = find_drift(instance, repo, instance.registry, select=select)
     click.echo(render_drift(report, fmt), nl=False)
     if detailed_exitcode and report.has_drift:
         raise SystemExit(2)

@@ -25,6 +25,7 @@ from appsync.kinds import Registry
 from appsync.model import Obj
 from appsync.plan.model import FieldDiff, from_jsonable
 from appsync.usecases.plan import app_ids, in_scope, load_desired
+from appsync.usecases.select import Selected, Selection
 
 DriftKind = Literal["changed", "deleted", "created", "kept"]
 KINDS: tuple[str, ...] = ("changed", "deleted", "created", "kept")
@@ -58,7 +59,9 @@ class DriftReport(_Frozen):
         return bool(self.items)
 
 
-def find_drift(instance: Instance, repo: GitRepo, registry: Registry) -> DriftReport:
+def find_drift(
+    instance: Instance, repo: GitRepo, registry: Registry, *, select: Selection | None = None
+) -> DriftReport:
     live, states = read_snapshot(instance, registry)
     config = load_config(repo.root)
     tree = load_desired(repo, registry).objs
@@ -100,6 +103,10 @@ def find_drift(instance: Instance, repo: GitRepo, registry: Registry) -> DriftRe
             # The target holds a version Git lacks (a hotfix kept with --conflicts skip, or a
             # merge): not drift since the last apply, but out of sync until Git has it.
             items.append(_item(key, obj, None, "kept", state.applied_rev, app_names, paths))
+    if select:
+        chosen = Selected(registry, select, tree, live)
+        apps = {o.id: o.app_id for o in [*tree, *live]}
+        items = [i for i in items if chosen.keeps((i.kind, i.id), apps.get(i.id), (i.path,))]
     summary = {k: sum(1 for i in items if i.drift == k) for k in KINDS}
     return DriftReport(
         created_at=now_utc(), target=instance.name, summary=summary, items=tuple(items)

@@ -19,6 +19,7 @@ from appsync.model import Obj, SyncState
 from appsync.plan.builder import build_plan, finalize
 from appsync.plan.model import Plan, PlanBindings, Source, TargetInfo
 from appsync.usecases.merge import merge_conflicts
+from appsync.usecases.select import Selected, Selection
 from appsync.validate import validate
 
 
@@ -115,10 +116,12 @@ def plan_against(
     prune: bool = False,
     apps: list[str] | None = None,
     merge: bool = False,
+    select: Selection | None = None,
 ) -> Plan:
     """The plan of ``desired`` against a snapshot of ``instance``; with ``merge``, conflicts
     that merge cleanly become updates of the merged content (:mod:`appsync.usecases.merge`).
-    ``repo`` (when there is one) is searched for merge bases."""
+    ``repo`` (when there is one) is searched for merge bases; ``select`` keeps only some
+    objects (a partial plan, which says so)."""
     plan = make_plan_from(
         registry,
         desired,
@@ -141,6 +144,8 @@ def plan_against(
             )
         }
     )
+    if select:
+        plan = partial(registry, plan, select, desired.objs, live)
     notes = instance.platform.data_at_risk(instance, plan.changes)
     if notes:
         plan = finalize(
@@ -171,6 +176,23 @@ def plan_against(
     return plan
 
 
+def partial(
+    registry: Registry, plan: Plan, select: Selection, desired: list[Obj], live: list[Obj]
+) -> Plan:
+    """Only the selected changes, and a warning that the plan is partial."""
+    chosen = Selected(registry, select, desired, live)
+    apps = {o.id: o.app_id for o in [*live, *desired]}
+    kept = [
+        c for c in plan.changes if chosen.keeps(c.key, apps.get(c.id), (c.path, c.previous_path))
+    ]
+    left = len(plan.changes) - len(kept)
+    note = f"partial plan ({select.describe()}): only the selected objects are planned" + (
+        f"; {left} other change(s) left out" if left else ""
+    )
+    plan = plan.model_copy(update={"advice": (note, *plan.advice)})
+    return finalize(plan, kept)
+
+
 def make_plan(
     instance: Instance,
     repo: GitRepo,
@@ -180,6 +202,7 @@ def make_plan(
     prune: bool = False,
     desired: Desired | None = None,
     merge: bool = False,
+    select: Selection | None = None,
 ) -> Plan:
     """The plan of the repo (work tree or ``ref``) for ``instance``."""
     desired = desired or load_desired(repo, registry, ref)
@@ -195,4 +218,5 @@ def make_plan(
         prune=prune,
         apps=config.apps if config else None,
         merge=merge,
+        select=select,
     )

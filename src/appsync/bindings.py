@@ -185,27 +185,17 @@ class Bindings:
         """Refuse, before anything is written, placeholders this environment has no value
         for, and placeholders outside the fields that take them: one problem per binding,
         naming the objects that use it."""
+        objs = list(objs)
         users: dict[str, list[str]] = {}
-        misplaced: list[str] = []
         for obj in objs:
             spec = registry.get(obj.kind)
             inside: set[str] = set()
-            outside: Any = obj.content
             for path in spec.bindable:
                 for value in values_at(obj.content, path):
                     inside |= names_in(value)
-                outside = map_at(outside, path, lambda _: None)
-            where = obj.path or f"{obj.kind} {obj.id}"
-            stray = sorted(names_in(outside))
-            if stray:
-                allowed = ", ".join(spec.bindable) or "none"
-                misplaced.append(
-                    f"{where}: ${{binding:{stray[0]}}} is in a field that takes no bindings "
-                    f"(bindable fields of {spec.kind}: {allowed})"
-                )
             for name in sorted(inside - set(self.values)):
-                users.setdefault(name, []).append(where)
-        problems = list(misplaced)
+                users.setdefault(name, []).append(obj.path or f"{obj.kind} {obj.id}")
+        problems = misplaced(registry, objs)
         if users:
             target = f"environment '{self.environment}'" if self.environment else "this target"
             problems += [
@@ -222,6 +212,24 @@ class Bindings:
             name: digest(value) if name in self.secret else value
             for name, value in sorted(self.values.items())
         }
+
+
+def misplaced(registry: Registry, objs: Iterable[Obj]) -> list[str]:
+    """Placeholders outside the fields that take bindings: they would never be bound."""
+    problems = []
+    for obj in objs:
+        spec = registry.get(obj.kind)
+        outside: Any = obj.content
+        for path in spec.bindable:
+            outside = map_at(outside, path, lambda _: None)
+        stray = sorted(names_in(outside))
+        if stray:
+            allowed = ", ".join(spec.bindable) or "none"
+            problems.append(
+                f"{obj.path or f'{obj.kind} {obj.id}'}: ${{binding:{stray[0]}}} is in a field "
+                f"that takes no bindings (bindable fields of {spec.kind}: {allowed})"
+            )
+    return problems
 
 
 def unbound_placeholders(content: Any) -> set[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from appsync.config import load_config
-from appsync.errors import UsageError
+from appsync.errors import TreeError, UsageError
 from appsync.gitstore import open_repo
 from appsync.kinds import Registry, registry
 from appsync.usecases import export as export_uc
@@ -170,6 +170,65 @@ def fmt_command(paths: tuple[Path, ...], check: bool) -> None:
         click.echo(f"{result.checked} files already canonical")
 
 
+@click.command("validate")
+@REPO_OPTION
+@click.option("--ref", help="Check the tree at this Git revision instead of the work tree.")
+def validate_command(repo_dir: Path, ref: str | None) -> None:
+    """Check the tree without a database: structure, references inside it, conflict keys,
+    keyed lists, bindings, file kinds and sizes (for CI and pre-commit, no credentials).
+
+    \b
+    Example:
+      appsync validate                 # the work tree; exit 1 with every problem
+      appsync validate --ref origin/main
+    """
+    from appsync.usecases.check import check_tree
+
+    repo = open_repo(repo_dir)
+    checked = check_tree(repo, tree_registry(repo.root), ref)
+    for warning in checked.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if checked.problems:
+        count = len(checked.problems)
+        raise TreeError(f"{checked.problems[0]} ({count} problem(s))", checked.problems)
+    click.echo(f"OK: {checked.objects} objects in {checked.files} files.")
+
+
+@click.command("schema")
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".appsync/schemas"),
+    show_default=True,
+    help="The folder to write the schemas into.",
+)
+@REPO_OPTION
+def schema_command(out: Path, repo_dir: Path) -> None:
+    """Write a JSON Schema for each kind's object files (for editors), from the manifests
+    of the repository's platform.
+
+    \b
+    Example:
+      appsync schema -o .appsync/schemas
+    """
+    import json
+
+    from appsync.gitstore import find_repo_root
+    from appsync.kinds.schema import schemas
+
+    registry = tree_registry(find_repo_root(repo_dir))
+    written = schemas(registry)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, schema in written.items():
+            (out / name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot write the schemas: {exc.strerror}") from exc
+    click.echo(f"Wrote {len(written)} {registry.name} schemas into {out}.")
+
+
 def _fmt_registry(paths: tuple[Path, ...]) -> Registry:
     """The platform of the repository the first path is in (reference outside one)."""
     from appsync.gitstore import find_repo_root
@@ -179,7 +238,14 @@ def _fmt_registry(paths: tuple[Path, ...]) -> Registry:
     return tree_registry(root)
 
 
-COMMANDS = [init_command, instance_group, export_command, fmt_command]
+COMMANDS = [
+    init_command,
+    instance_group,
+    export_command,
+    fmt_command,
+    validate_command,
+    schema_command,
+]
 
 
 @click.group("env")

@@ -5,7 +5,11 @@ turn into mentions escaped."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +158,71 @@ def test_selection_plans_and_applies_part_and_says_so(tmp_path: Path) -> None:
     assert rest["summary"]["create"] == 25 and rest["summary"]["unchanged"] == 4
     unknown = run("plan", prod, *r, "--app", "nope")
     assert unknown.exit_code == 1 and "--app nope: no such app" in unknown.stderr
+
+
+def _appsync(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "appsync", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+
+
+def test_long_work_reports_progress_in_a_log(synced: tuple[Path, str]) -> None:
+    repo, prod = synced
+    (repo / "apps/invoices/data/queries/monthly-totals.sql").write_text("SELECT 1\n")
+    commit_all(repo, "Change")
+    env = {"APPSYNC_PROGRESS_INTERVAL": "0.001"}
+    planned = _appsync("plan", prod, "--repo", str(repo), env=env)
+    assert planned.returncode == 0, planned.stderr
+    assert re.search(r"^reading objects: \d+ \(\d+\.\d s\)$", planned.stderr, re.M)
+    applied = _appsync("apply", prod, "--repo", str(repo), "--yes", env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert re.search(r"^applying: 1/1 \(\d+\.\d s\)$", applied.stderr, re.M)
+    quiet = _appsync("plan", prod, "--repo", str(repo), env={})
+    assert "reading objects" not in quiet.stderr  # short work in a log stays quiet
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str]) -> str:
+    main, replica = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "appsync", *args],
+            stdout=replica,
+            stderr=replica,
+            env={**os.environ, **env},
+            timeout=120,
+        )
+        os.close(replica)
+        replica = -1
+        chunks = []
+        while True:
+            try:
+                data = os.read(main, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert done.returncode in (0, 2)
+        return b"".join(chunks).decode(errors="replace")
+    finally:
+        os.close(main)
+        if replica >= 0:
+            os.close(replica)
+
+
+def test_colour_on_a_terminal_only_and_never_with_no_color(synced: tuple[Path, str]) -> None:
+    repo, prod = synced
+    (repo / "apps/invoices/data/queries/monthly-totals.sql").write_text("SELECT 1\n")
+    commit_all(repo, "Change")
+    args = ["plan", prod, "--repo", str(repo)]
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    coloured = _on_a_terminal(args, {**env, "TERM": "xterm"})
+    assert "\x1b[" in coloured and "~ query" in re.sub(r"\x1b\[[0-9;]*m", "", coloured)
+    plain = _on_a_terminal(args, {**env, "NO_COLOR": "1"})
+    assert "\x1b[" not in plain and "~ query" in plain
+    piped = _appsync(*args, env={})
+    assert "\x1b[" not in piped.stdout

@@ -21,6 +21,7 @@ from appsync.instance.connect import Instance, describe_error
 from appsync.kinds import KindSpec, Registry
 from appsync.plan.model import Change, to_jsonable
 from appsync.port import UnitOfWork
+from appsync.progress import report as progress
 from appsync.secrets import to_tree
 
 Reporter = Callable[[str], None]
@@ -156,6 +157,7 @@ def _run_unit(
         except Exception as exc:
             raise _culprit(uow, spec, op, steps, bindings, exc) from exc
         counts[op] += len(steps)
+        progress("applying", sum(counts.values()), len(unit.steps))
         say(f"{spec.category}: {len(steps)} {kind} {op}{'s' if len(steps) != 1 else ''}")
     _record(uow, registry, unit.steps, origin=origin, actor=actor, bindings=bindings)
     report.counts.update(counts)

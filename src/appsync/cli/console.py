@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 
 import click
@@ -10,6 +11,14 @@ import click
 from appsync.plan.model import Change, Plan
 from appsync.plan.render import render_text
 from appsync.usecases.apply import Resolution
+
+
+def use_color(stream: object) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 class Console:
@@ -24,7 +33,7 @@ class Console:
 
     @property
     def color(self) -> bool:
-        return sys.stdout.isatty()
+        return use_color(sys.stdout)
 
     def show_plan(self, plan: Plan) -> None:
         if self._show:

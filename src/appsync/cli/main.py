@@ -35,9 +35,17 @@ _register()
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
+    # --debug is understood anywhere on the line, before or after the command.
     debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    if debug:
+        args.insert(0, "--debug")
+    from appsync.cli.progress import TerminalProgress
+    from appsync.progress import reporting
+
     try:
-        cli.main(args=args, prog_name="appsync", standalone_mode=False)
+        with reporting(TerminalProgress()):
+            cli.main(args=args, prog_name="appsync", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("appsync: aborted", err=True)
         sys.exit(1)

@@ -15,6 +15,7 @@ from appsync.bindings import Bindings
 from appsync.diff.fields import FieldChange, diff_fields
 from appsync.kinds import KindSpec, Registry
 from appsync.model import Obj, SyncState
+from appsync.progress import report
 
 Action = Literal[
     "create", "update", "delete", "conflict", "unchanged", "orphaned", "unmanaged", "ahead"
@@ -161,7 +162,10 @@ def decide_all(
     have = {o.key: o for o in live}
     holders = _conflict_key_holders(registry, have.values())
     decisions: list[Decision] = []
-    for key in sorted(set(want) | set(have), key=lambda k: (_kind_rank(registry, k[0]), k[1])):
+    keys = sorted(set(want) | set(have), key=lambda k: (_kind_rank(registry, k[0]), k[1]))
+    for done, key in enumerate(keys, start=1):
+        if done % 500 == 0:
+            report("comparing", done, len(keys))
         d, lv = want.get(key), have.get(key)
         freed = {k for k in states if k not in want and k in have} if prune else set()
         taken = _taken(registry, d, lv, holders, want, freed) if d is not None else None

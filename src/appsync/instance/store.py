@@ -24,6 +24,7 @@ from appsync.instance.mapping import ChildTable, KindTable, decode, encode, mapp
 from appsync.kinds import KindSpec, Registry
 from appsync.model import Obj
 from appsync.paths import map_at
+from appsync.progress import report
 from appsync.secrets import restore
 
 CHUNK = 500
@@ -109,6 +110,7 @@ class SqlStore:
         for spec in self.registry:
             if spec.kind in wanted:
                 objs.extend(self._read_whole(spec).values())
+                report("reading objects", len(objs))
         return objs
 
     def read_keys(self, keys: Iterable[Key]) -> dict[Key, Obj]:

@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import click
+
 from appsync.errors import UsageError
 from appsync.plan.model import ACTIONS, RISKS, WRITES, Change, FieldDiff, Plan, Source
 
@@ -49,7 +51,6 @@ MD_MAX_DIFF_LINES = 60
 MD_MAX_WARNINGS = 20
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_ANSI = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "bold": "1"}
 _SYMBOL_COLORS = {"+": "green", "~": "yellow", "-": "red", "!": "red", ">": "cyan"}
 _MD_ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>|`*_[]\\#~@"}
 
@@ -205,7 +206,9 @@ def _note_label(change: Change) -> str | None:
 def _paint(text: str, name: str | None, color: bool) -> str:
     if not color or name is None:
         return text
-    return f"\x1b[{_ANSI[name]}m{text}\x1b[0m"
+    if name == "bold":
+        return click.style(text, bold=True)
+    return click.style(text, fg=name)
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:

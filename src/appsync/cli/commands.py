@@ -28,21 +28,39 @@ REPO_OPTION = click.option(
 @click.command("init")
 @click.argument("directory", type=click.Path(path_type=Path), default=Path("."))
 def init_command(directory: Path) -> None:
-    """Create a Git repository with an appsync.yaml in DIRECTORY."""
+    """Create a Git repository with an appsync.yaml in DIRECTORY.
+
+    \b
+    Example:
+      appsync init myapps
+      cd myapps && appsync env add dev --url sqlite:///dev.db
+    """
     init_uc.init(directory)
     click.echo(f"Initialised appsync repository in {directory}")
 
 
 @click.group("instance")
 def instance_group() -> None:
-    """Create reference instances, or adopt a platform's existing database."""
+    """Create reference instances, or adopt a platform's existing database.
+
+    \b
+    Example:
+      appsync instance init sqlite:///dev.db --example
+      appsync instance adopt prod
+    """
 
 
 @instance_group.command("init")
 @click.argument("url")
 @click.option("--example", is_flag=True, help="Seed the example invoices and contractors apps.")
 def instance_init(url: str, example: bool) -> None:
-    """Create the reference schema (and appsync's tables) in a new database at URL."""
+    """Create the reference schema (and appsync's tables) in a new database at URL.
+
+    \b
+    Example:
+      appsync instance init sqlite:///dev.db --example
+      appsync instance init postgresql+psycopg://app@db/prod
+    """
     from appsync.instance.admin import init_instance
     from appsync.instance.connect import mask, parse_url
 
@@ -58,7 +76,12 @@ def instance_init(url: str, example: bool) -> None:
 @REPO_OPTION
 def instance_adopt(target: str, repo_dir: Path) -> None:
     """Add appsync's own tables to an existing platform database (Directus) at TARGET, an
-    environment or a URL. Touches none of the platform's tables; safe to run again."""
+    environment or a URL. Touches none of the platform's tables; safe to run again.
+    \b
+    Example:
+      appsync instance adopt prod
+      appsync instance adopt sqlite:///directus/data.db
+    """
     from appsync.gitstore import find_repo_root
 
     resolved = resolve_target(target, find_repo_root(repo_dir) or repo_dir)
@@ -101,7 +124,14 @@ def export_command(
     zip_file: Path | None,
     tag: str | None,
 ) -> None:
-    """Write TARGET's apps into the canonical tree and commit them."""
+    """Write TARGET's apps into the canonical tree and commit them.
+
+    \b
+    Example:
+      appsync export dev -m "Import from dev"
+      appsync export prod --branch capture/prod-hotfix
+      appsync export dev --app invoices --zip invoices.zip
+    """
     if zip_file is not None:
         from appsync.cli.package_commands import export_zip
 
@@ -159,7 +189,13 @@ def _count(n: int, noun: str) -> str:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--check", is_flag=True, help="Only report files not in canonical form (exit 1).")
 def fmt_command(paths: tuple[Path, ...], check: bool) -> None:
-    """Put object files under PATHS (default: .) into canonical form."""
+    """Put object files under PATHS (default: .) into canonical form.
+
+    \b
+    Example:
+      appsync fmt
+      appsync fmt --check apps/invoices
+    """
     result = fmt_uc.fmt(_fmt_registry(paths), paths or (Path("."),), check=check)
     for path in result.changed:
         click.echo(f"{'would reformat' if check else 'reformatted'} {path}")
@@ -250,7 +286,13 @@ COMMANDS = [
 
 @click.group("env")
 def env_group() -> None:
-    """Manage the environments in appsync.yaml (comments and layout are kept)."""
+    """Manage the environments in appsync.yaml (comments and layout are kept).
+
+    \b
+    Example:
+      appsync env add prod --url '${APPSYNC_PROD_URL}' --protected
+      appsync env list
+    """
 
 
 @env_group.command("add")
@@ -280,7 +322,13 @@ def env_add(
     bindings: tuple[str, ...],
     repo_dir: Path,
 ) -> None:
-    """Add environment NAME to appsync.yaml."""
+    """Add environment NAME to appsync.yaml.
+
+    \b
+    Example:
+      appsync env add dev --url sqlite:///dev.db --binding ERP_URL=https://erp.dev.example.com
+      appsync env add prod --url '${APPSYNC_PROD_URL}' --protected --conflicts prompt
+    """
     from appsync.config.edit import add_environment, mask_url
 
     values: dict[str, str] = {}
@@ -306,7 +354,12 @@ def env_add(
 @click.argument("name")
 @REPO_OPTION
 def env_remove(name: str, repo_dir: Path) -> None:
-    """Remove environment NAME from appsync.yaml."""
+    """Remove environment NAME from appsync.yaml.
+
+    \b
+    Example:
+      appsync env remove staging
+    """
     from appsync.config.edit import remove_environment
 
     remove_environment(repo_dir, name)
@@ -317,7 +370,13 @@ def env_remove(name: str, repo_dir: Path) -> None:
 @REPO_OPTION
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def env_list(repo_dir: Path, fmt: str) -> None:
-    """List the environments in appsync.yaml (passwords masked)."""
+    """List the environments in appsync.yaml (passwords masked).
+
+    \b
+    Example:
+      appsync env list
+      appsync env list --format json
+    """
     import json
 
     from appsync.config.edit import list_environments
@@ -340,7 +399,13 @@ COMMANDS.append(env_group)
 @click.command("demo")
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 def demo_command(directory: Path | None) -> None:
-    """Play the whole story on SQLite in DIRECTORY (a new temporary folder by default)."""
+    """Play the whole story on SQLite in DIRECTORY (a new temporary folder by default).
+
+    \b
+    Example:
+      appsync demo
+      appsync demo ./try-appsync
+    """
     from appsync.cli.demo import run_demo
 
     run_demo(directory)

@@ -120,7 +120,12 @@ def report_pack(result: package_uc.PackResult) -> None:
 @OUT_FILE
 @pack_options
 def pack_command(app_dir: Path, out: Path, **options: Any) -> None:
-    """Pack APP_DIR (<repo>/apps/<app>) and the instance-wide objects it needs into a ZIP."""
+    """Pack APP_DIR (<repo>/apps/<app>) and the instance-wide objects it needs into a ZIP.
+
+    \b
+    Example:
+      appsync pack apps/invoices -o invoices-1.2.0.zip --tag 1.2.0 --notes "VAT fix"
+    """
     from appsync.gitstore import find_repo_root
 
     root = find_repo_root(app_dir if app_dir.is_dir() else Path("."))
@@ -165,9 +170,39 @@ def _warn(verified: Verified) -> None:
     default=None,
     help="Require checksums.json  [default: as import_config.json says]",
 )
-def verify_command(package: Path, verify_integrity: bool | None) -> None:
-    """Check PACKAGE: integrity, structure, schema version, references. Exit 1 on problems."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How to report the result.",
+)
+def verify_command(package: Path, verify_integrity: bool | None, fmt: str) -> None:
+    """Check PACKAGE: integrity, structure, schema version, references. Exit 1 on problems.
+
+    \b
+    Example:
+      appsync verify invoices-1.2.0.zip
+      appsync verify invoices-1.2.0.zip --format json
+    """
     verified = package_uc.verify_package(None, package, integrity=verify_integrity)
+    if fmt == "json":
+        import json
+
+        meta = verified.metadata
+        assert meta is not None
+        data = {
+            "format_version": 1,
+            "package": show(package.name),
+            "ok": True,
+            "metadata": meta.model_dump(mode="json"),
+            "objects": len(verified.objs),
+            "files": len(verified.tree),
+            "warnings": [*verified.warnings, *verified.reference_warnings],
+        }
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
     _warn(verified)
     click.echo(f"OK {_describe(package.name, verified)}")
 
@@ -183,7 +218,12 @@ def verify_command(package: Path, verify_integrity: bool | None) -> None:
     help="A new or empty folder for the tree.",
 )
 def unpack_command(package: Path, out: Path) -> None:
-    """Write PACKAGE's canonical tree into a new folder, after verifying all of it."""
+    """Write PACKAGE's canonical tree into a new folder, after verifying all of it.
+
+    \b
+    Example:
+      appsync unpack invoices-1.2.0.zip -o out/
+    """
     verified = package_uc.unpack(None, package, out)
     _warn(verified)
     click.echo(
@@ -220,7 +260,12 @@ def import_command(
     **options: Any,
 ) -> None:
     """Verify PACKAGE, then plan and apply it to TARGET (options and exit codes as apply;
-    options left out come from appsync.yaml's environment, then import_config.json)."""
+    options left out come from appsync.yaml's environment, then import_config.json).
+    \b
+    Example:
+      appsync import invoices-1.2.0.zip prod --yes
+      appsync import invoices-1.2.0.zip prod --dry-run
+    """
     if options["write_merged"]:
         raise UsageError("--write-merged needs a work tree; unpack the package into Git first")
     verified = package_uc.verify_package(None, package, integrity=verify_integrity)
@@ -257,11 +302,11 @@ def import_command(
             reg,
             verified,
             apply,
-            Console(),
+            Console(show=options["result_format"] == "text"),
             prune=bool(effective(resolved, "prune", prune)),
             allow_role_creation=roles,
         )
-    finish_apply(outcome)
+    finish_apply(outcome, options["result_format"])
 
 
 COMMANDS: list[click.Command] = [pack_command, unpack_command, verify_command, import_command]

@@ -76,6 +76,7 @@ def target_for(text: str, repo_dir: Path) -> Target:
 @click.option("--ref", help="Plan the tree at this Git revision instead of the work tree.")
 @FORMAT
 @click.option(
+    "-o",
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Save the plan as JSON for 'appsync apply TARGET FILE'.",
@@ -104,7 +105,15 @@ def plan_command(
     detailed_exitcode: bool,
     **selected: Any,
 ) -> None:
-    """Show what apply would do to TARGET, per object and per field."""
+    """Show what apply would do to TARGET, per object and per field.
+
+    \b
+    Example:
+      appsync plan prod
+      appsync plan prod --ref origin/main --format markdown
+      appsync plan prod -o plan.json --detailed-exitcode
+      appsync plan prod --app invoices --target admin/roles
+    """
     repo = open_repo(repo_dir)
     resolved = resolve_target(target, repo.root)
     pruning = bool(effective(resolved, "prune", prune))
@@ -164,6 +173,14 @@ def apply_options(command: Callable[..., None]) -> Callable[..., None]:
             is_flag=True,
             help="Allow --conflicts overwrite on a protected environment.",
         ),
+        click.option(
+            "--format",
+            "result_format",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            help="How to report the result: for people, or one JSON document.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -182,7 +199,15 @@ def apply_options(command: Callable[..., None]) -> Callable[..., None]:
 def apply_command(
     target: str, plan_file: Path | None, ref: str | None, prune: bool | None, **options: Any
 ) -> None:
-    """Apply the repo (or a saved PLAN_FILE) to TARGET."""
+    """Apply the repo (or a saved PLAN_FILE) to TARGET.
+
+    \b
+    Example:
+      appsync apply prod --yes
+      appsync apply prod plan.json
+      appsync apply prod --dry-run
+      appsync apply prod --conflicts merge --yes --format json
+    """
     select = _selection(options)
     if plan_file is None:
         _apply_tree(target, ref=ref, prune=prune, command="apply", select=select, **options)
@@ -201,9 +226,14 @@ def apply_command(
     with open_target(resolved) as instance:
         check_saved_plan(saved, plan_file.name, instance)
         outcome = run_apply(
-            instance, instance.registry, lambda: saved, settings, Console(), show_plan=False
+            instance,
+            instance.registry,
+            lambda: saved,
+            settings,
+            Console(show=options["result_format"] == "text"),
+            show_plan=False,
         )
-    finish_apply(outcome)
+    finish_apply(outcome, options["result_format"])
 
 
 @click.command("rollback")
@@ -218,7 +248,13 @@ def apply_command(
 @apply_options
 @select_options
 def rollback_command(target: str, to_ref: str, prune: bool, **options: Any) -> None:
-    """Bring TARGET back to the tree at an older commit or tag (plan + apply of that tree)."""
+    """Bring TARGET back to the tree at an older commit or tag (plan + apply of that tree).
+
+    \b
+    Example:
+      appsync rollback prod --to v1.4 --yes
+      appsync rollback prod --to HEAD~1 --no-prune
+    """
     select = _selection(options)
     command = f"rollback --to {to_ref}"
     _apply_tree(target, ref=to_ref, prune=prune, command=command, select=select, **options)
@@ -266,20 +302,56 @@ def _apply_tree(
                 instance, repo, reg, prune=prune, desired=desired, merge=merge, select=select
             ),
             settings,
-            Console(),
+            Console(show=options["result_format"] == "text"),
         )
         if options["write_merged"] and outcome.report is not None and not settings.dry_run:
             keyed = {o.key: o for o in desired.objs}
             for path in write_merged_uc(reg, repo, outcome.written, keyed, instance.name):
                 click.echo(f"wrote merged {path}")
-    finish_apply(outcome)
+    finish_apply(outcome, options["result_format"])
 
 
-def finish_apply(outcome: ApplyOutcome) -> None:
-    _report(outcome)
+def apply_json(outcome: ApplyOutcome) -> str:
+    """What an apply did, for machines (``--format json``)."""
+    report = outcome.report
+    counts = {k: report.counts.get(k, 0) for k in ("create", "update", "delete")} if report else {}
+    status = "nothing to apply" if report is None else ("dry run" if report.dry_run else "applied")
+
+    def brief(changes: list[Any]) -> list[dict[str, Any]]:
+        return [
+            {"kind": c.kind, "id": c.id, "name": c.name, "path": c.path, "reason": c.reason}
+            for c in changes
+        ]
+
+    notice = outcome.notice
+    data = {
+        "format_version": 1,
+        "target": outcome.plan.target.name,
+        "source": outcome.plan.source.model_dump(mode="json"),
+        "status": status,
+        "counts": counts,
+        "committed_units": report.committed if report else [],
+        "rows": dict(sorted(report.rows.items())) if report else {},
+        "duration_ms": report.duration_ms if report else 0,
+        "skipped": brief(outcome.skipped),
+        "adopted": brief(outcome.adopted),
+        "unresolved": brief(outcome.unresolved),
+        "notified": notice.done if notice else [],
+        "notice_problems": notice.problems if notice else [],
+        "plan_summary": outcome.plan.summary,
+        "risk": outcome.plan.risk,
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def finish_apply(outcome: ApplyOutcome, fmt: str = "text") -> None:
+    if fmt == "json":
+        click.echo(apply_json(outcome), nl=False)
+    else:
+        _report(outcome)
     notice = outcome.notice
     if notice is not None:
-        for done in notice.done:
+        for done in notice.done if fmt != "json" else []:
             click.echo(f"notified: {done}", err=True)
         if notice.problems and not notice.configured:
             click.echo(f"warning: {notice.problems[0]}", err=True)
@@ -325,7 +397,13 @@ def _report(outcome: ApplyOutcome) -> None:
 def log_command(
     target: str, repo_dir: Path, object_id: str | None, fmt: str, limit: int | None
 ) -> None:
-    """The audit log of TARGET (who applied what, from which commit), newest first."""
+    """The audit log of TARGET (who applied what, from which commit), newest first.
+
+    \b
+    Example:
+      appsync log prod --limit 5
+      appsync log prod --object 3f0c... --format json
+    """
     resolved = target_for(target, repo_dir)
     with open_target(resolved, read_only=True) as instance:
         if object_id:
@@ -358,7 +436,13 @@ def log_command(
 def drift_command(
     target: str, repo_dir: Path, fmt: str, detailed_exitcode: bool, **selected: Any
 ) -> None:
-    """What changed on TARGET outside Git since appsync last applied to it (read-only)."""
+    """What changed on TARGET outside Git since appsync last applied to it (read-only).
+
+    \b
+    Example:
+      appsync drift prod
+      appsync drift prod --detailed-exitcode   # nightly: exit 2 when out of sync
+    """
     repo = open_repo(repo_dir)
     select = _selection(selected)
     with open_target(resolve_target(target, repo.root), read_only=True) as instance:

@@ -301,3 +301,114 @@ def test_dropping_data_says_what_and_how_much(world: tuple[Path, str]) -> None:
         tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
     assert "articles" not in tables and "authors" in tables
     assert run("plan", url, "--repo", str(repo), "--detailed-exitcode").exit_code == 0
+
+
+FLOW = "7e1f0c2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
+OPERATION = "8f2a1d3b-4c5e-4f60-9b1a-2d3e4f5a6b7c"
+
+
+def _request_flow(db: Path, header: str, url: str) -> None:
+    with sqlite3.connect(db) as connection:
+        connection.execute(
+            "INSERT INTO directus_flows (id, name, status, trigger, accountability, options) "
+            "VALUES (?, 'Notify ERP', 'active', 'manual', 'all', '{}')",
+            (FLOW,),
+        )
+        options = {
+            "method": "POST",
+            "url": url,
+            "headers": [
+                {"header": "Authorization", "value": header},
+                {"header": "Content-Type", "value": "application/json"},
+            ],
+            "body": '{"event": "published"}',
+        }
+        connection.execute(
+            "INSERT INTO directus_operations (id, key, name, type, position_x, position_y, "
+            "options, flow) VALUES (?, 'post', 'Post', 'request', 19, 1, ?, ?)",
+            (OPERATION, json.dumps(options), FLOW),
+        )
+        connection.execute(
+            "UPDATE directus_flows SET operation = ? WHERE id = ?", (OPERATION, FLOW)
+        )
+
+
+def _operation_options(db: Path) -> dict[str, Any]:
+    with sqlite3.connect(db) as connection:
+        row = connection.execute(
+            "SELECT options FROM directus_operations WHERE id = ?", (OPERATION,)
+        ).fetchone()
+    return dict(json.loads(row[0]))
+
+
+def test_credentials_inside_definitions_never_leave_their_instance(
+    exported: Exported, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dev, prod = tmp_path / "dev.db", tmp_path / "prod.db"
+    shutil.copy(exported.fresh, dev)
+    shutil.copy(exported.fresh, prod)
+    _request_flow(dev, "Bearer dev-s3cr3t", "https://erp.example.com/hook?token=t0k3n&x=1")
+    repo = tmp_path / "repo"
+    assert run("init", str(repo)).exit_code == 0
+    (repo / "appsync.yaml").write_text(
+        "version: 1\nplatform: directus\nenvironments:\n"
+        f"  dev: {{url: 'sqlite:///{dev}'}}\n"
+        f"  prod:\n    url: 'sqlite:///{prod}'\n"
+        "    bindings: {ERP_TOKEN: '${PROD_ERP_TOKEN}'}\n"
+    )
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "Envs")
+    assert run("export", "dev", "--repo", str(repo), "-m", "Flows").exit_code == 0
+    tree = "\n".join(p.read_text() for p in repo.rglob("*.json") if ".git" not in p.parts)
+    assert "dev-s3cr3t" not in tree and "t0k3n" not in tree
+    flow = json.loads((repo / "apps/directus/flows/notify-erp.json").read_text())
+    headers = flow["operations"][0]["options"]["headers"]
+    assert headers[0] == {"header": "Authorization", "value": "${secret}"}
+    assert headers[1] == {"header": "Content-Type", "value": "application/json"}  # not a secret
+    assert flow["operations"][0]["options"]["url"] == "${secret}"
+    # Nothing travels in a plan either; the target lacks the values: say so.
+    monkeypatch.setenv("PROD_ERP_TOKEN", "Bearer prod-from-vault")
+    assert run("instance", "adopt", "prod", "--repo", str(repo)).exit_code == 0
+    planned = run("plan", "prod", "--repo", str(repo), "--format", "json")
+    assert "dev-s3cr3t" not in planned.stdout and "t0k3n" not in planned.stdout
+    warnings = json.loads(planned.stdout)["warnings"]
+    assert any(
+        "operations[*].options.headers[*].value is a secret that prod has no value for" in w
+        for w in warnings
+    )
+    assert run("apply", "prod", "--repo", str(repo), "--yes").exit_code == 0
+    assert "${secret}" not in json.dumps(_operation_options(prod))  # never written
+    # Set on prod by hand, as the plan said: in sync, and kept through later changes.
+    options = _operation_options(prod)
+    options["headers"][0]["value"] = "Bearer prod-by-hand"
+    options["url"] = "https://erp.example.com/hook?token=prod-t0k3n&x=1"
+    with sqlite3.connect(prod) as connection:
+        connection.execute(
+            "UPDATE directus_operations SET options = ? WHERE id = ?",
+            (json.dumps(options), OPERATION),
+        )
+    assert run("plan", "prod", "--repo", str(repo), "--detailed-exitcode").exit_code == 0
+    path = repo / "apps/directus/flows/notify-erp.json"
+    _edit(path, lambda d: d["operations"][0]["options"].update(body='{"event": "changed"}'))
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "New body")
+    assert run("apply", "prod", "--repo", str(repo), "--yes").exit_code == 0
+    after = _operation_options(prod)
+    assert after["headers"][0]["value"] == "Bearer prod-by-hand"
+    assert after["body"] == '{"event": "changed"}'
+    # Bound from a variable: apply writes the value, which is never shown or recorded.
+    _edit(
+        path,
+        lambda d: d["operations"][0]["options"]["headers"][0].update(value="${binding:ERP_TOKEN}"),
+    )
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "Bound")
+    applied = run("apply", "prod", "--repo", str(repo), "--yes")
+    assert applied.exit_code == 0, applied.stderr
+    assert "prod-from-vault" not in applied.stdout + applied.stderr
+    assert _operation_options(prod)["headers"][0]["value"] == "Bearer prod-from-vault"
+    with sqlite3.connect(prod) as connection:
+        recorded = connection.execute("SELECT value FROM appsync_meta").fetchall()
+        history = connection.execute("SELECT content FROM appsync_history").fetchall()
+    assert "prod-from-vault" not in json.dumps([*recorded, *history])
+    assert run("plan", "prod", "--repo", str(repo), "--detailed-exitcode").exit_code == 0

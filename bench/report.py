@@ -63,6 +63,7 @@ def ratios(run: dict[str, Any], terraform: dict[str, Any] | None) -> dict[str, A
         result["terraform/appsync"] = {
             step: _ratio(terraform["steps"][step]["seconds"], run["appsync"][ours]["seconds"])
             for step, ours in STEPS.items()
+            if step in terraform["steps"]
         }
     return result
 
@@ -98,7 +99,8 @@ def table(document: dict[str, Any]) -> str:
         for step, label, tf_step in ROWS:
             ours = run["appsync"][step]
             floor_s = sum(run["floor"][p]["seconds"] for p in FLOOR_OF[step])
-            tf_s = tf["steps"][tf_step]["seconds"] if tf_step and "steps" in tf else None
+            tf_figure = tf.get("steps", {}).get(tf_step) if tf_step else None
+            tf_s = tf_figure["seconds"] if tf_figure else None
             lines.append(
                 f"  {label.format(p=percent):<30} {ours['seconds']:9.3f}"
                 f" {ours['peak_rss_mib']:7.1f} {floor_s:8.3f}"
@@ -111,4 +113,6 @@ def table(document: dict[str, Any]) -> str:
             lines.append(f"    {label:<28} {figure['seconds']:9.3f} {figure['peak_rss_mib']:7.1f}")
         if "skipped" in tf:
             lines.append(f"  terraform: {tf['skipped']}")
+        for step, why in tf.get("skipped_steps", {}).items():
+            lines.append(f"  terraform {step}: {why}")
     return "\n".join(lines)

@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -368,6 +369,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--terraform-max", type=int, default=10_000, help="Skip Terraform above this size."
     )
+    parser.add_argument(
+        "--terraform-apply-max",
+        type=int,
+        default=1000,
+        help="Above this size, write Terraform's state instead of timing apply from empty.",
+    )
     parser.add_argument("--terraform-repeat", type=int, default=1)
     parser.add_argument("--no-terraform", action="store_true")
     parser.add_argument("--workdir", type=Path, help="Scratch folder (default: a temp folder).")
@@ -385,7 +392,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def bench(
+    args: argparse.Namespace, work: Path, save: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """Every figure; ``save`` gets the document so far after each run, so a long run that
+    fails or is stopped keeps what it measured."""
     runner = Runner(work / "logs", child_env(work / "home"), quiet=args.quiet)
     scratches: dict[str, Callable[[], Scratch]] = {
         "sqlite": lambda: SqliteScratch(work / "sqlite"),
@@ -399,6 +410,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     tf_on = terraform.executable() is not None and not args.no_terraform
     document: dict[str, Any] = {
         "format": 1,
+        "complete": False,
         "machine": machine(pg_version),
         "settings": {
             "objects": args.objects,
@@ -406,6 +418,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "repeat": args.repeat,
             "terraform_repeat": args.terraform_repeat,
             "terraform_max": args.terraform_max,
+            "terraform_apply_max": args.terraform_apply_max,
             "seed": args.seed,
             "mutate_percent": args.mutate_percent,
             "quick": args.quick,
@@ -418,6 +431,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "runs": [],
         "terraform": [],
     }
+    save(document)
     for size in args.objects:
         tf_here = tf_on and size <= args.terraform_max
         trees: dict[str, Any] = {}
@@ -441,11 +455,16 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 scratch.close()
                 if not args.keep:
                     shutil.rmtree(folder, ignore_errors=True)
+            runs[-1]["ratios"] = report.ratios(runs[-1], None)
+            document["runs"].append(runs[-1])
+            save(document)
         document["terraform"].append(_terraform(args, runner, work, size, tf_on, trees))
         for run in runs:
             run["ratios"] = report.ratios(run, document["terraform"][-1])
-            document["runs"].append(run)
+        save(document)
     document["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    document["complete"] = True
+    save(document)
     return document
 
 
@@ -460,23 +479,38 @@ def _terraform(
     runner.say(f"[{size:,} objects, terraform]")
     folder = work / f"{size}-terraform"
     try:
-        bench = terraform.TerraformBench(runner, folder, args.terraform_repeat)
+        bench = terraform.TerraformBench(
+            runner, folder, args.terraform_repeat, args.terraform_apply_max
+        )
         steps = bench.run(trees["before"], trees["after"])
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
-    return {"objects": size, "steps": {key: f.to_json() for key, f in steps.items()}}
+    return {
+        "objects": size,
+        "steps": {key: f.to_json() for key, f in steps.items()},
+        "skipped_steps": bench.skipped,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    # A plain kill must still drop the PostgreSQL databases and the scratch folder.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="appsync-bench-", dir=args.workdir))
+
+    def save(document: dict[str, Any]) -> None:
+        if args.json:
+            args.json.write_text(json.dumps(document, indent=2) + "\n")
+
     try:
-        document = bench(args, work)
+        document = bench(args, work, save)
     except (BenchError, psycopg.Error, subprocess.CalledProcessError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
+        if args.json:
+            print(f"bench: the figures measured so far are in {args.json}", file=sys.stderr)
         return 1
     finally:
         if not args.keep:
@@ -485,7 +519,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: scratch folder kept: {work}", file=sys.stderr)
     print(report.table(document))
     if args.json:
-        args.json.write_text(json.dumps(document, indent=2) + "\n")
         print(f"\nWrote {args.json}")
     return 0
 

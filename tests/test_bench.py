@@ -121,6 +121,7 @@ def test_quick_holds_every_postgresql_figure(pg_server: PgServer, quick: dict[st
 @pytest.mark.slow
 def test_quick_holds_startup_terraform_and_machine(quick: dict[str, Any]) -> None:
     repeat = quick["settings"]["repeat"]
+    assert quick["complete"] is True
     assert set(quick["startup"]) == {"version", "plan_help", "python"}
     assert all(_is_figure(f, repeat) for f in quick["startup"].values())
     machine = quick["machine"]
@@ -131,7 +132,7 @@ def test_quick_holds_startup_terraform_and_machine(quick: dict[str, Any]) -> Non
         if shutil.which("terraform") is None:
             assert entry["skipped"] == "terraform is not on PATH"
             continue
-        assert set(entry["steps"]) == TERRAFORM_STEPS
+        assert set(entry["steps"]) == TERRAFORM_STEPS and entry["skipped_steps"] == {}
         assert all(
             _is_figure(f, quick["settings"]["terraform_repeat"]) for f in entry["steps"].values()
         )

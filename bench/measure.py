@@ -10,6 +10,7 @@ below the launcher's own size (about 7 MiB) read as that size. Output goes to lo
 
 from __future__ import annotations
 
+import re
 import shlex
 import statistics
 import subprocess
@@ -59,8 +60,12 @@ class Figure:
         }
 
 
+_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
 def _show(argv: Sequence[str | Path]) -> str:
-    return shlex.join(str(a) for a in argv)
+    """The command as it may be printed or saved: never with a URL's password."""
+    return _PASSWORD.sub(r"\1***@", shlex.join(str(a) for a in argv))
 
 
 class Runner:

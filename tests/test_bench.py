@@ -4,6 +4,7 @@ live in the benchmark, not in timed tests."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -178,3 +179,12 @@ def test_another_seed_gives_other_rows(tmp_path: Path) -> None:
         _generate(url, "--objects", "100", "--seed", seed)
     a, b = _digest(urls[0]), _digest(urls[1])
     assert all(a[table] != b[table] for table in a if not table.startswith("appsync_"))
+
+
+def test_saved_commands_never_hold_a_password() -> None:
+    spec = importlib.util.spec_from_file_location("bench_measure", BENCH / "measure.py")
+    assert spec is not None and spec.loader is not None
+    measure = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(measure)
+    shown = measure._show(["appsync", "plan", "postgresql+psycopg://bench:s3cr3t@db:5432/x"])
+    assert "s3cr3t" not in shown and "postgresql+psycopg://bench:***@db:5432/x" in shown

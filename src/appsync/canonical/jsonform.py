@@ -4,37 +4,31 @@ newline-terminated form of the files in the tree."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import rfc8785
 
 from appsync.errors import TreeError
 
-_MAX_SAFE = 2**53 - 1
+#: A number where numbers stand (at the start, or after ``:``, ``[`` or ``,``, and before
+#: ``,``, ``]``, ``}`` or the end). Text inside a string may look like one; that only costs
+#: the slow path, never a wrong result.
+_NUMBER = re.compile(r"(?:^|[:\[,])(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?=[,\]}]|$)")
+#: Characters beyond the BMP: their keys sort differently in UTF-16 (JCS) and code points.
+_NON_BMP = re.compile("[\U00010000-\U0010ffff]")
+_SAFE_DIGITS = 15
 
 
-def _plain(value: Any) -> bool:
-    """Whether ``json.dumps`` gives the JCS bytes for ``value``: no floats (JCS formats them
-    the ECMAScript way), integers in the safe range, and keys without characters beyond the
-    BMP (for BMP text, code point order is UTF-16 order)."""
-    stack = [value]
-    pop, push, extend = stack.pop, stack.append, stack.extend
-    while stack:
-        item = pop()
-        kind = type(item)
-        if kind is str or kind is bool or item is None:
-            continue
-        if kind is dict:
-            for key, inner in item.items():
-                if type(key) is not str or not (key.isascii() or max(key) <= "\uffff"):
-                    return False
-                push(inner)
-        elif kind is list:
-            extend(item)
-        elif kind is int:
-            if not -_MAX_SAFE <= item <= _MAX_SAFE:
-                return False
-        else:
+def _plain(text: str) -> bool:
+    """Whether the standard library's compact, sorted serialization ``text`` is already the
+    JCS form: no fractions or exponents, no integers too long to be exact in a double, no
+    characters beyond the BMP."""
+    if _NON_BMP.search(text):
+        return False
+    for match in _NUMBER.finditer(text):
+        token = match.group(1)
+        if "." in token or "e" in token or "E" in token or len(token.lstrip("-")) > _SAFE_DIGITS:
             return False
     return True
 
@@ -46,12 +40,14 @@ def jcs(value: Any) -> bytes:
     standard library (no floats, see :func:`_plain`) take the C-accelerated ``json`` path,
     which the property tests check byte for byte against ``rfc8785``.
     """
-    if _plain(value):
-        try:
-            text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+        if _plain(text):
             return text.encode("utf-8")
-        except UnicodeEncodeError:
-            pass  # lone surrogates: let rfc8785 report them
+    except (TypeError, ValueError, UnicodeEncodeError):
+        pass  # let rfc8785 say what is wrong
     try:
         return bytes(rfc8785.dumps(value))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:

@@ -4,6 +4,7 @@ newline-terminated form of the files in the tree."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import rfc8785
@@ -11,6 +12,9 @@ import rfc8785
 from appsync.errors import TreeError
 
 _MAX_SAFE = 2**53 - 1
+#: The deepest nesting any JSON appsync reads may have (tree files, packages, plans): real
+#: objects nest about ten levels; deeper input is refused before it can exhaust the stack.
+MAX_DEPTH = 64
 
 
 def _plain(value: Any) -> bool:
@@ -65,17 +69,49 @@ def canonical_json(value: Any) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def parse_json(data: bytes, where: str) -> Any:
-    """Parse JSON bytes, naming ``where`` (a path) and the line in the error."""
+def parse_json(data: bytes, where: str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse JSON bytes, naming ``where`` (a path) and the line in the error.
+
+    The one parser for JSON from files (the tree, packages, saved plans): it refuses, with
+    :class:`TreeError`, what a reader could take two ways or what could exhaust it —
+    duplicate keys (the last would win unseen), ``NaN``/``Infinity`` and numbers out of
+    range, and nesting deeper than ``max_depth`` levels.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise TreeError(f"{where}: not UTF-8 (byte {exc.start})") from exc
+    deep = f"{where}: JSON nested deeper than {max_depth} levels"
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise TreeError(f"{where}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise TreeError(deep) from exc
+    except ValueError as exc:  # a duplicate key, a constant, an integer too long to read
+        raise TreeError(f"{where}: invalid JSON: {exc}") from exc
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            raise TreeError(deep)
+        if isinstance(item, float) and not math.isfinite(item):
+            raise TreeError(f"{where}: invalid JSON: a number is out of range")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
 
 
 def _reject_constant(name: str) -> Any:
-    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+    raise ValueError(f"{name} is not JSON")

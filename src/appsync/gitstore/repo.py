@@ -9,7 +9,8 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, RepositoryOpenFlag, SortMode
 
-from appsync.errors import RepoError
+from appsync.errors import RepoError, TreeError
+from appsync.fsio import ONLY_REGULAR, Bounds, SizeCheck, read_tree
 
 DEFAULT_AUTHOR = ("appsync", "appsync@localhost")
 
@@ -46,26 +47,42 @@ class GitRepo:
             raise RepoError(f"{self.root}: unknown revision '{ref}'") from exc
         return str(commit.id)
 
-    def files_at(self, commit_id: str, roots: Iterable[str]) -> dict[str, bytes]:
-        """Every blob under ``roots`` in a commit, read from the object store."""
+    def files_at(
+        self, commit_id: str, roots: Iterable[str], *, bounds: Bounds | None = None
+    ) -> dict[str, bytes]:
+        """Every blob under ``roots`` in a commit, read from the object store. Only regular
+        files are content: a symbolic link (mode 120000) or a submodule (a commit entry) is
+        refused, as is a blob past ``bounds`` (its size is read from the object header
+        first); :class:`TreeError` lists every problem."""
         commit = self._repo[commit_id].peel(pygit2.Commit)
         files: dict[str, bytes] = {}
+        check = SizeCheck(bounds or Bounds())
         for root in roots:
             try:
                 entry = commit.tree[root]
             except KeyError:
                 continue
             if entry.type_str == "tree":
-                self._walk(self._repo[entry.id].peel(pygit2.Tree), root, files)
+                self._walk(self._repo[entry.id].peel(pygit2.Tree), root, files, check)
+            else:
+                check.problems.append(f"{root}: {_entry_kind(entry)}, not a folder; {ONLY_REGULAR}")
+        if check.problems:
+            raise TreeError(check.problems[0], check.problems)
         return files
 
-    def _walk(self, tree: pygit2.Tree, prefix: str, out: dict[str, bytes]) -> None:
+    def _walk(
+        self, tree: pygit2.Tree, prefix: str, out: dict[str, bytes], check: SizeCheck
+    ) -> None:
         for entry in tree:
             path = f"{prefix}/{entry.name}"
             if entry.type_str == "tree":
-                self._walk(self._repo[entry.id].peel(pygit2.Tree), path, out)
-            elif entry.type_str == "blob":
-                out[path] = self._repo[entry.id].peel(pygit2.Blob).data
+                self._walk(self._repo[entry.id].peel(pygit2.Tree), path, out, check)
+            elif entry.filemode not in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+                check.problems.append(f"{path}: {_entry_kind(entry)}; {ONLY_REGULAR}")
+            else:
+                _, size = self._repo.odb.read_header(entry.id)
+                if check.admit(path, size):
+                    out[path] = self._repo[entry.id].peel(pygit2.Blob).data
 
     def history(self, start: str | None = None, limit: int = 200) -> list[str]:
         """Commit ids reachable from ``start`` (HEAD by default), newest first."""
@@ -84,21 +101,15 @@ class GitRepo:
             return False
         return True
 
-    def work_tree_files(self, roots: Iterable[str]) -> dict[str, bytes]:
-        """Every file under ``roots`` in the work tree (ignoring what Git ignores)."""
-        files: dict[str, bytes] = {}
-        top = str(self.root)
-        for root in roots:
-            base = os.path.join(top, root)
-            for dirpath, dirnames, filenames in os.walk(base):
-                dirnames.sort()
-                rel_dir = os.path.relpath(dirpath, top).replace(os.sep, "/")
-                for name in sorted(filenames):
-                    rel = f"{rel_dir}/{name}"
-                    if not self._repo.path_is_ignored(rel):
-                        with open(os.path.join(dirpath, name), "rb") as handle:
-                            files[rel] = handle.read()
-        return files
+    def work_tree_files(
+        self, roots: Iterable[str], *, bounds: Bounds | None = None
+    ) -> dict[str, bytes]:
+        """Every file under ``roots`` in the work tree (ignoring what Git ignores). Only
+        regular files are content: links, special files and nested repositories are
+        refused, as are files past ``bounds`` (see :func:`appsync.fsio.read_tree`)."""
+        return read_tree(
+            self.root, roots, bounds=bounds or Bounds(), ignored=self._repo.path_is_ignored
+        )
 
     def dirty_paths(self) -> set[str]:
         """Paths whose work-tree or index state differs from HEAD (ignored files aside)."""
@@ -201,6 +212,17 @@ class GitRepo:
         except pygit2.GitError as exc:
             raise RepoError(f"{self.root}: cannot commit: {exc}") from exc
         return str(oid)
+
+
+def _entry_kind(entry: pygit2.Object) -> str:
+    mode = entry.filemode
+    if mode == FileMode.LINK:
+        return "a symbolic link (mode 120000)"
+    if mode == FileMode.COMMIT:
+        return "a submodule (a commit entry, mode 160000)"
+    if mode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+        return "a file"
+    return f"an entry of mode {mode:o}"
 
 
 def open_repo(path: Path) -> GitRepo:

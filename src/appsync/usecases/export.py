@@ -17,11 +17,13 @@ from appsync.canonical.tree import (
 )
 from appsync.clock import now_utc
 from appsync.errors import RepoError, TreeError, UsageError
+from appsync.fsio import Bounds, SizeCheck
 from appsync.gitstore import GitRepo
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_history, read_objects
 from appsync.kinds import KindSpec, Registry
 from appsync.model import HISTORY_LIMIT, HistoryEntry, Obj
+from appsync.package.limits import tree_bounds
 
 
 @dataclass
@@ -114,14 +116,15 @@ def export(
     live = [o for o in live if _wanted(registry, o, app_ids)]
 
     roots = managed_roots(registry)
+    bounds = tree_bounds()
     base = repo.head_commit
     if branch is not None:
         if base is None:
             raise UsageError("--branch needs a commit to branch from; export once without it")
         repo.check_new_branch(branch)
-        before = repo.files_at(base, roots)
+        before = repo.files_at(base, roots, bounds=bounds)
     else:
-        before = repo.work_tree_files(roots)
+        before = repo.work_tree_files(roots, bounds=bounds)
     existing = _existing_history(registry, before)
     instance_history = read_history(instance, registry)
     origin, at = f"instance:{instance.name}", now_utc()
@@ -142,6 +145,7 @@ def export(
         slugs |= {p.split("/")[1] for p, (k, i) in _app_files(registry, before) if i in app_ids}
         owned = {p for p in before if _owned(registry, p, selected, slugs)}
     files = {p: b for p, b in rendered.files.items() if _owned(registry, p, selected, None)}
+    _within(bounds, files)
     result.removed = sorted(owned - set(files))
     result.written = sorted(p for p, data in files.items() if before.get(p) != data)
     message = message or f"Export from {instance.name}"
@@ -227,6 +231,15 @@ def _owned(registry: Registry, path: str, kinds: set[str], app_slugs: set[str] |
         if spec.scope == "app" and "/".join(parts[2:-1]) == spec.folder:
             return True
     return False
+
+
+def _within(bounds: Bounds, files: dict[str, bytes]) -> None:
+    """Export writes nothing that plan would then refuse to read."""
+    check = SizeCheck(bounds, verb="export")
+    for path, data in sorted(files.items()):
+        check.admit(path, len(data))
+    if check.problems:
+        raise TreeError(check.problems[0], check.problems)
 
 
 def _write(root: Path, removed: list[str], files: dict[str, bytes]) -> None:

@@ -24,7 +24,8 @@ from appsync.canonical.tree import (
     sidecar_paths,
 )
 from appsync.clock import now_utc
-from appsync.errors import AppsyncError, PackageError
+from appsync.errors import AppsyncError, PackageError, TreeError
+from appsync.fsio import read_tree
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_history, read_objects, read_snapshot
 from appsync.kinds import Registry
@@ -55,6 +56,7 @@ from appsync.package.layout import (
     model_problems,
     readme,
 )
+from appsync.package.limits import tree_bounds
 from appsync.package.names import show
 from appsync.plan.model import Plan, Source
 from appsync.usecases.apply import ApplyOptions, ApplyOutcome, Interaction, actor, run_apply
@@ -95,29 +97,13 @@ def pack_folder(registry: Registry, app_dir: Path, out: Path, options: PackOptio
         expected = f"<repo>/{APPS_ROOT}/<app>/{APP_FILE}"
         raise AppsyncError(f"{app_dir}: not an app folder (expected {expected})")
     root = app_dir.parent.parent
-    shared = {root / spec.folder for spec in registry if spec.scope == "instance"}
-    folders = [app_dir, *sorted(shared)]
-    files = {}
-    for folder in folders:
-        files.update(_read_folder(root, folder))
+    shared = {spec.folder for spec in registry if spec.scope == "instance"}
+    folders = [f"{APPS_ROOT}/{app_dir.name}", *sorted(shared)]
+    try:
+        files = read_tree(root, folders, bounds=tree_bounds())
+    except TreeError as exc:
+        raise AppsyncError(exc.problems[0], exc.problems) from exc
     return _pack(registry, files, app_dir.name, out, options, default_at=None)
-
-
-def _read_folder(root: Path, folder: Path) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames.sort()
-        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-        for name in sorted(filenames + links):
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                raise AppsyncError(f"{rel}: a symbolic link; packages hold plain files only")
-            try:
-                files[rel] = path.read_bytes()
-            except OSError as exc:
-                raise AppsyncError(f"{rel}: cannot read: {exc.strerror}") from exc
-    return files
 
 
 def export_zip(

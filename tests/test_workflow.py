@@ -132,6 +132,7 @@ def bound(repo: Path, db_url: str, tmp_path: Path, request: pytest.FixtureReques
     assert (
         run("env", "add", "prod", "--url", prod, "--protected", "--repo", str(repo)).exit_code == 0
     )
+    commit_all(repo, "Add dev and prod")  # export commits only the tree files it writes
     assert run("export", "dev", "--repo", str(repo), "-m", "Import from dev").exit_code == 0
     return {"repo": repo, "dev": db_url, "prod": prod}
 

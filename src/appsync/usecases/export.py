@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from appsync.canonical.tree import (
 )
 from appsync.clock import now_utc
 from appsync.errors import RepoError, TreeError, UsageError
-from appsync.fsio import Bounds, SizeCheck
+from appsync.fsio import Bounds, SizeCheck, prune_empty, remove_file, sweep_temps, write_atomic
 from appsync.gitstore import GitRepo
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_history, read_objects
@@ -138,36 +138,71 @@ def export(
     for obj in rendered.skipped:
         result.warnings.append(f"{obj.label()} ({obj.id}) belongs to no app on the instance")
     selected = {s.kind for s in kinds}
-    if app_ids is None:
-        owned = {p for p in before if _owned(registry, p, selected, None)}
-    else:
-        slugs = {rendered.paths[("app", i)].split("/")[1] for i in app_ids}
-        slugs |= {p.split("/")[1] for p, (k, i) in _app_files(registry, before) if i in app_ids}
-        owned = {p for p in before if _owned(registry, p, selected, slugs)}
+    in_scope = _scope(registry, selected, app_ids, before, rendered.paths)
+    owned = {p for p in before if in_scope(p)}
     files = {p: b for p, b in rendered.files.items() if _owned(registry, p, selected, None)}
     _within(bounds, files)
     result.removed = sorted(owned - set(files))
     result.written = sorted(p for p, data in files.items() if before.get(p) != data)
     message = message or f"Export from {instance.name}"
+    changes: dict[str, bytes | None] = dict.fromkeys(result.removed)
+    changes.update({p: files[p] for p in result.written})
     if branch is not None:
         if result.changed:
-            changes: dict[str, bytes | None] = dict.fromkeys(result.removed)
-            changes.update({p: files[p] for p in result.written})
             assert base is not None
             result.commit = repo.commit_on_branch(branch, base, changes, message)
         return result
+    temps = sweep_temps(repo.root, roots)
+    if temps:
+        result.warnings.append(
+            f"removed {len(temps)} temporary file(s) of an interrupted appsync: {_some(temps)}"
+        )
+    dirty = repo.dirty_paths()
+    # Files a killed or --no-commit export already wrote, and files already deleted, that
+    # HEAD does not have yet: export's own changes, committed with the rest.
+    changes.update({p: files[p] for p in dirty if p in files and p not in changes})
+    changes.update({p: None for p in repo.deleted_paths() if p not in files and in_scope(p)})
     if not force:
-        clobbered = sorted(repo.dirty_paths() & {*result.removed, *result.written})
+        clobbered = sorted(dirty & {*result.removed, *result.written})
+        clobbered += repo.staged_elsewhere(changes)
         if clobbered:
             raise RepoError(
                 f"export would overwrite {len(clobbered)} uncommitted change(s) in "
-                f"{repo.root}: {', '.join(clobbered[:3])}{'...' if len(clobbered) > 3 else ''}; "
-                "commit or stash them first, or pass --force"
+                f"{repo.root}: {_some(clobbered, 3)}; commit or stash them first, or pass --force"
             )
+    if commit:
+        repo.prepare_commit()
     _write(repo.root, result.removed, {p: files[p] for p in result.written})
-    if commit and (result.changed or repo.is_dirty(roots)):
-        result.commit = repo.commit_all(message)
+    if commit:
+        result.commit = repo.commit_paths(changes, message)
+    result.warnings.extend(repo.notes)
+    others = sorted(p for p in dirty - set(changes) if p.split("/")[0] in roots and p not in temps)
+    if others:
+        result.warnings.append(
+            f"left alone in {', '.join(r + '/' for r in roots)} (not written by appsync, "
+            f"so not {'committed' if commit else 'touched'}): {_some(others)}"
+        )
     return result
+
+
+def _some(paths: list[str], shown: int = 5) -> str:
+    more = len(paths) - shown
+    return ", ".join(paths[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+def _scope(
+    registry: Registry,
+    kinds: set[str],
+    app_ids: set[str] | None,
+    before: dict[str, bytes],
+    paths: dict[tuple[str, str], str],
+) -> Callable[[str], bool]:
+    """Whether a path is in this export's scope (its kinds and apps)."""
+    if app_ids is None:
+        return lambda p: _owned(registry, p, kinds, None)
+    slugs = {paths[("app", i)].split("/")[1] for i in app_ids if ("app", i) in paths}
+    slugs |= {p.split("/")[1] for p, (_, i) in _app_files(registry, before) if i in app_ids}
+    return lambda p: _owned(registry, p, kinds, slugs)
 
 
 def _wanted(registry: Registry, obj: Obj, app_ids: set[str] | None) -> bool:
@@ -243,16 +278,10 @@ def _within(bounds: Bounds, files: dict[str, bytes]) -> None:
 
 
 def _write(root: Path, removed: list[str], files: dict[str, bytes]) -> None:
+    """Removals first, then each file atomically: a killed export leaves every file either
+    as it was or as export wanted it, never empty or half written."""
     for path in removed:
-        (root / path).unlink()
-        _prune_empty(root, (root / path).parent)
+        remove_file(root / path, display=path)
+        prune_empty(root, (root / path).parent)
     for path, data in sorted(files.items()):
-        target = root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-
-
-def _prune_empty(root: Path, folder: Path) -> None:
-    while folder != root and folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
-        folder = folder.parent
+        write_atomic(root / path, data, display=path)

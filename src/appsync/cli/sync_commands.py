@@ -13,6 +13,7 @@ from appsync.cli.commands import REPO_OPTION
 from appsync.cli.console import Console
 from appsync.cli.drift_render import render_drift
 from appsync.errors import ConflictError, RepoError, UsageError
+from appsync.fsio import write_atomic
 from appsync.gitstore import GitRepo, open_repo
 from appsync.instance.reader import read_instance_id
 from appsync.instance.state import read_audit, read_object_history
@@ -86,7 +87,7 @@ def plan_command(
     with open_target(resolved, read_only=True) as instance:
         plan = make_plan(instance, repo, registry(), ref=ref, prune=pruning, merge=merge)
     if out is not None:
-        out.write_text(plan.to_json(), encoding="utf-8")
+        write_atomic(out, plan.to_json().encode("utf-8"))
     click.echo(render(plan, fmt, color=fmt == "text" and Console().color), nl=False)
     if plan.conflicts:
         names = ", ".join(c.label() for c in plan.conflicts)

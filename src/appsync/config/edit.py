@@ -6,9 +6,7 @@ appsync.yaml that appsync itself would refuse.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,8 @@ from ruamel.yaml.tokens import CommentToken
 
 from appsync import yamlio
 from appsync.config.model import CONFIG_FILE, AppsyncConfig
-from appsync.errors import ConfigError
+from appsync.errors import AppsyncError, ConfigError
+from appsync.fsio import write_atomic
 
 _CREDENTIALS = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
 
@@ -46,7 +45,13 @@ def _path(root: Path) -> Path:
 
 
 def _load(path: Path) -> Any:
-    document = yamlio.load_round_trip(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start})") from exc
+    document = yamlio.load_round_trip(text, str(path))
     if document is None:
         document = CommentedMap()
     if not isinstance(document, dict):
@@ -62,10 +67,10 @@ def _save(path: Path, document: Any) -> None:
         error = exc.errors()[0]
         key = ".".join(str(p) for p in error["loc"])
         raise ConfigError(f"{path}: {key}: {error['msg']} (nothing written)") from exc
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".appsync-", suffix=".yaml")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except AppsyncError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def add_environment(root: Path, name: str, settings: dict[str, Any]) -> None:

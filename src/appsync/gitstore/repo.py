@@ -143,11 +143,20 @@ class GitRepo:
         return found
 
     def prepare_commit(self) -> None:
-        """Fail now, before anything is written, when the index cannot be locked; a lock a
-        killed appsync left is cleared (with a note)."""
-        note = clear_stale_lock(Path(self._repo.path), self.root)
+        """Fail now, before anything is written, when a commit could not be made: the index
+        is locked (a lock a killed appsync left is cleared, with a note) or the repository's
+        folder cannot be written."""
+        git_dir = Path(self._repo.path)
+        note = clear_stale_lock(git_dir, self.root)
         if note:
             self.notes.append(note)
+        for folder in (git_dir, git_dir / "objects"):
+            probe = folder / f"appsync-probe-{os.getpid()}"
+            try:
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as exc:
+                raise RepoError(f"{folder}: cannot write: {exc.strerror or exc}") from exc
 
     def is_dirty(self, roots: Iterable[str] | None = None) -> bool:
         """Whether anything under ``roots`` (folders or single files) differs from HEAD."""

@@ -84,7 +84,8 @@ def test_env_add_to_a_new_repo_then_remove_restores_the_template(repo: Path) -> 
 
 
 def test_env_list_masks_passwords(repo: Path) -> None:
-    run("env", "add", "pg", "--url", "postgresql+psycopg://app:s3cret@db/prod", "--repo", str(repo))
+    url = "postgresql+psycopg://app:s3cret@db/prod"
+    run("env", "add", "pg", "--url", url, "--allow-literal-password", "--repo", str(repo))
     listed = run("env", "list", "--repo", str(repo))
     assert "s3cret" not in listed.output and "app:***@db" in listed.output
 

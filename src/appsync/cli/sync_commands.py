@@ -135,7 +135,8 @@ def apply_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option(
             "--force",
             is_flag=True,
-            help="Allow --conflicts overwrite on a protected environment.",
+            help="On a protected environment: allow --conflicts overwrite, and (import) a "
+            "package not packed from a clean commit.",
         ),
     ]
     for option in reversed(options):

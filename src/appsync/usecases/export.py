@@ -17,7 +17,7 @@ from appsync.canonical.tree import (
 )
 from appsync.clock import now_utc
 from appsync.errors import RepoError, TreeError, UsageError
-from appsync.fsio import Bounds, SizeCheck, prune_empty, remove_file, sweep_temps, write_atomic
+from appsync.fsio import Bounds, SizeCheck, prune_empty, remove_file, sweep_temps, write_files
 from appsync.gitstore import GitRepo
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_history, read_objects
@@ -283,5 +283,4 @@ def _write(root: Path, removed: list[str], files: dict[str, bytes]) -> None:
     for path in removed:
         remove_file(root / path, display=path)
         prune_empty(root, (root / path).parent)
-    for path, data in sorted(files.items()):
-        write_atomic(root / path, data, display=path)
+    write_files([(root / path, data, path) for path, data in sorted(files.items())])

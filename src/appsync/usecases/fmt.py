@@ -13,7 +13,7 @@ from appsync.canonical.jsonform import canonical_json, parse_json
 from appsync.canonical.revs import sort_set
 from appsync.canonical.tree import kind_of_path
 from appsync.errors import TreeError, UsageError
-from appsync.fsio import ONLY_REGULAR, SizeCheck, kind_of_mode, read_regular, write_atomic
+from appsync.fsio import ONLY_REGULAR, SizeCheck, kind_of_mode, read_regular, write_files
 from appsync.kinds import KindSpec, Registry
 from appsync.package.limits import tree_bounds
 
@@ -95,6 +95,5 @@ def fmt(registry: Registry, paths: Iterable[Path], *, check: bool) -> FmtResult:
     if problems:
         raise TreeError(problems[0], problems)
     if not check:
-        for path, canonical in updates:
-            write_atomic(path, canonical)
+        write_files([(path, canonical, str(path)) for path, canonical in updates])
     return result

@@ -30,3 +30,11 @@ def test_examples_repo_is_canonical() -> None:
     result = run("fmt", "--check", str(ROOT / "examples/repo"))
     assert result.exit_code == 0, result.output
     assert (ROOT / "examples/repo/apps/invoices/app.json").is_file()
+
+
+def test_examples_repo_ignores_what_init_ignores() -> None:
+    """examples/repo keeps its dev.db beside appsync.yaml: the same .gitignore as init's."""
+    from appsync.usecases.init import gitignore_lines
+
+    ignore = (ROOT / "examples/repo/.gitignore").read_text()
+    assert ignore == "\n".join(gitignore_lines()) + "\n"

@@ -245,3 +245,11 @@ def test_an_unreadable_tree_file(world: tuple[str, Path]) -> None:
     finally:
         secret.chmod(0o644)
     one_error(result, f"{QUERY}.sql: cannot read: Permission denied")
+
+
+def test_an_export_with_nothing_to_do_needs_no_write_access(world: tuple[str, Path]) -> None:
+    url, repo = world
+    with read_only(repo):
+        result = appsync_ro("export", url, "--repo", str(repo))
+    assert result.returncode == 0, result.stderr
+    assert "No changes" in result.stdout

@@ -232,3 +232,27 @@ def test_ensure_gitignore_adds_only_what_is_missing(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     assert ensure_gitignore(fresh).decode() == "\n".join(gitignore_lines()) + "\n"
+
+
+def test_temporary_files_of_a_dead_writer_are_swept_those_of_a_live_one_kept(
+    layout: tuple[Path, str],
+) -> None:
+    repo, _ = layout
+    assert run("export", "dev", "--repo", str(repo)).exit_code == 0
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        folder = repo / "apps/invoices/data/queries"
+        stale = folder / f".monthly-totals.sql.{gone.pid}.abc123.appsync-tmp"
+        busy = folder / f".monthly-totals.sql.{alive.pid}.def456.appsync-tmp"
+        stale.write_text("half")
+        busy.write_text("being written")
+        result = run("export", "dev", "--repo", str(repo))
+        assert result.exit_code == 0, result.output
+        assert "removed 1 temporary file(s) of an interrupted appsync" in result.stderr
+        assert not stale.exists() and busy.exists()
+        assert run("plan", "dev", "--repo", str(repo)).exit_code == 0  # temps are no content
+    finally:
+        alive.kill()
+        alive.wait()

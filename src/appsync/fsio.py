@@ -8,7 +8,8 @@ and read at most one byte past its bound, so a file that grows meanwhile is caug
 Writing: every file is written atomically: a temporary file in the same folder, flushed to
 disk, then renamed over the old one, so a process killed at any moment leaves each file
 either old or new, never empty or half written. A killed writer can leave its temporary
-file behind (``.<name>.<random>.appsync-tmp``): readers skip those, and export removes them.
+file behind (``.<name>.<pid>.<random>.appsync-tmp``): readers skip those, and export removes
+those whose process is gone.
 Every ``OSError`` becomes one :class:`AppsyncError` line naming the path.
 """
 
@@ -274,7 +275,7 @@ def _stage(path: Path, data: bytes, shown: str) -> str:
         except FileNotFoundError:
             mode = None
         handle, temp = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
+            prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
         )
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
@@ -322,8 +323,26 @@ def prune_empty(stop: Path, folder: Path) -> None:
             folder = folder.parent
 
 
+def _writer_alive(name: str) -> bool:
+    """Whether the process that made a temporary file (its pid is in the name) still runs."""
+    parts = name[: -len(TEMP_SUFFIX)].rsplit(".", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def sweep_temps(top: Path, roots: Iterable[str]) -> list[str]:
-    """Remove the temporary files killed writers left under ``roots``; their paths."""
+    """Remove the temporary files killed writers left under ``roots`` (not those of a
+    writer still running); their paths."""
     removed: list[str] = []
     for root in roots:
         base = top / root
@@ -332,7 +351,7 @@ def sweep_temps(top: Path, roots: Iterable[str]) -> list[str]:
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
             for name in filenames:
-                if is_temp(name):
+                if is_temp(name) and not _writer_alive(name):
                     full = Path(dirpath) / name
                     with contextlib.suppress(OSError):
                         full.unlink()

@@ -170,10 +170,10 @@ def export(
                 f"export would overwrite {len(clobbered)} uncommitted change(s) in "
                 f"{repo.root}: {_some(clobbered, 3)}; commit or stash them first, or pass --force"
             )
-    if commit:
+    if commit and changes:
         repo.prepare_commit()
     _write(repo.root, result.removed, {p: files[p] for p in result.written})
-    if commit:
+    if commit and changes:
         result.commit = repo.commit_paths(changes, message)
     result.warnings.extend(repo.notes)
     others = sorted(p for p in dirty - set(changes) if p.split("/")[0] in roots and p not in temps)

@@ -37,8 +37,13 @@ QUERIES = 300
 FOLDER = "apps/invoices/data/queries"
 
 
+#: Each query's SQL is this long: files big enough that writing one takes a while, so a
+#: kill can land inside a write (a non-atomic writer then leaves a short file).
+PADDING = 4 * 1024
+
+
 def sql_text(trial: int, name: str) -> str:
-    return f"SELECT {trial} AS version -- {name}\n"
+    return f"SELECT {trial} AS version -- {name}\n" + "-" * PADDING + "\n"
 
 
 @dataclass
@@ -55,8 +60,9 @@ class Bench:
         sql(
             self.url,
             "UPDATE queries SET sql = 'SELECT ' || :t || ' AS version -- ' || name || char(10) "
-            "WHERE name LIKE 'Generated %'",
+            "|| :pad || char(10) WHERE name LIKE 'Generated %'",
             t=self.trial,
+            pad="-" * PADDING,
         )
 
     def export_process(self) -> subprocess.Popen[bytes]:
@@ -205,3 +211,30 @@ def test_a_zero_byte_file_from_an_old_killed_export_is_repaired_by_force(bench: 
     assert run("export", bench.url, "--repo", str(bench.repo), "--force").exit_code == 0
     assert target.read_text() == sql_text(bench.trial, "Generated 0001")
     assert os.stat(target).st_size > 0
+
+
+FAULTS = Path(__file__).parent / "faultinject"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to find files")
+@pytest.mark.parametrize("nth", [1, 2, 37, QUERIES * 2 - 1])
+def test_killed_in_the_middle_of_writing_a_file(bench: Bench, nth: int) -> None:
+    """Deterministic: the export dies (SIGKILL) after half of the bytes of its nth file
+    write. Written non-atomically, that file would be left short; atomically, only a
+    temporary file is."""
+    bench.next_version()
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(FAULTS), os.environ.get("PYTHONPATH")])),
+        "APPSYNC_FAULT_KILL_AT_WRITE": str(nth),
+        "APPSYNC_FAULT_UNDER": str(bench.repo / "apps"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "appsync", "export", bench.url, "--repo", str(bench.repo)],
+        env=environment,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    check_consistent(bench)
+    recovers(bench)

@@ -148,3 +148,10 @@ def test_an_unescaped_at_in_a_password_never_shows_in_a_connection_error(repo: P
     assert result.exit_code == 1
     assert "postgresql+psycopg://app:***@127.0.0.1:1/prod" in result.stderr, result.stderr
     assert "ss@" not in result.stderr and "p@ss" not in result.stderr
+
+
+def test_a_password_parameter_never_shows_in_a_connection_error(repo: Path) -> None:
+    url = "postgresql+psycopg://app@127.0.0.1:1/prod?password=Sup3rSecret&connect_timeout=2"
+    result = run("plan", url, "--repo", str(repo))
+    assert result.exit_code == 1
+    assert "password=***" in result.stderr and "Sup3rSecret" not in result.stderr, result.stderr

@@ -50,8 +50,12 @@ def _fold_at(url: URL) -> URL:
 
 
 def mask(url: URL) -> str:
-    """The URL as it may be printed: never with its password."""
-    return _fold_at(url).render_as_string(hide_password=True)
+    """The URL as it may be printed: never with its password (nor a ``password=``)."""
+    url = _fold_at(url)
+    secret = _secret_params(url)
+    if secret:
+        url = url.update_query_dict(dict.fromkeys(secret, "appsynchiddenz"))
+    return url.render_as_string(hide_password=True).replace("appsynchiddenz", _HIDDEN)
 
 
 _PLACEHOLDER = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")

@@ -103,7 +103,7 @@ def kind_of_mode(mode: int) -> str:
     return "not a regular file"
 
 
-def read_regular(path: Path, rel: str, limit: int | None) -> bytes:
+def read_regular(path: Path | str, rel: str, limit: int | None) -> bytes:
     """The bytes of the regular file at ``path``, never through a link, at most ``limit``."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
@@ -112,17 +112,26 @@ def read_regular(path: Path, rel: str, limit: int | None) -> bytes:
         if exc.errno == errno.ELOOP:
             raise TreeError(f"{rel}: a symbolic link; {ONLY_REGULAR}") from exc
         raise TreeError(f"{rel}: cannot read: {exc.strerror or exc}") from exc
-    with os.fdopen(handle, "rb") as stream:
-        mode = os.fstat(stream.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise TreeError(f"{rel}: {kind_of_mode(mode)}; {ONLY_REGULAR}")
-        try:
-            data = stream.read() if limit is None else stream.read(limit + 1)
-        except OSError as exc:
-            raise TreeError(f"{rel}: cannot read: {exc.strerror or exc}") from exc
-    if limit is not None and len(data) > limit:
-        raise TreeError(f"{rel}: grew past its size bound while being read")
-    return data
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode):
+            raise TreeError(f"{rel}: {kind_of_mode(info.st_mode)}; {ONLY_REGULAR}")
+        wanted = info.st_size + 1 if limit is None else min(info.st_size, limit) + 1
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = os.read(handle, max(wanted - size, 64 * 1024))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise TreeError(f"{rel}: grew past its size bound while being read")
+    except OSError as exc:
+        raise TreeError(f"{rel}: cannot read: {exc.strerror or exc}") from exc
+    finally:
+        os.close(handle)
+    return b"".join(chunks)
 
 
 def read_tree(
@@ -197,7 +206,7 @@ def _read_folder(
             continue
         try:
             limit = check.bounds.max_file
-            files[path] = read_regular(Path(entry.path), path, limit)
+            files[path] = read_regular(entry.path, path, limit)
         except TreeError as exc:
             problems.append(str(exc))
 

@@ -83,34 +83,50 @@ def parse_json(data: bytes, where: str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise TreeError(f"{where}: not UTF-8 (byte {exc.start})") from exc
     deep = f"{where}: JSON nested deeper than {max_depth} levels"
     try:
-        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
+        value = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+        )
     except json.JSONDecodeError as exc:
         raise TreeError(f"{where}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
     except RecursionError as exc:
         raise TreeError(deep) from exc
-    except ValueError as exc:  # a duplicate key, a constant, an integer too long to read
+    except ValueError as exc:  # a duplicate key, a constant, a number out of range
         raise TreeError(f"{where}: invalid JSON: {exc}") from exc
+    if data.count(b"[") + data.count(b"{") < max_depth:
+        return value  # cannot nest deeper than it has brackets
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if depth > max_depth:
+        # A value is one level below its container: a non-empty container on the last
+        # level holds values beyond it.
+        if depth > max_depth or (depth == max_depth and isinstance(item, dict | list) and item):
             raise TreeError(deep)
-        if isinstance(item, float) and not math.isfinite(item):
-            raise TreeError(f"{where}: invalid JSON: a number is out of range")
         if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
         elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
     return value
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
     return result
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError("a number is out of range")
+    return number
 
 
 def _reject_constant(name: str) -> Any:

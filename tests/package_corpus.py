@@ -420,7 +420,7 @@ def cases() -> list[Case]:
         Case(
             "deep-json",
             lambda e: rezip(_edit(e, PAGE, lambda d: _nested_json(20_000))),
-            f"{PAGE}: invalid JSON: nested too deeply",
+            f"{PAGE}: JSON nested deeper than 64 levels",
         ),
         Case(
             "deep-json-100",

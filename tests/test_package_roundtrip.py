@@ -73,7 +73,8 @@ def test_pack_is_deterministic(reg: Registry, tmp_path: Path) -> None:
     assert names[4:] == sorted(names[4:])
     meta = json.loads(dict(read_entries(first))["metadata.json"])
     assert meta["exported_at"] == "2026-01-02T03:04:05Z"  # the tree's newest history entry
-    assert meta["schema_version"] == "1.0" and meta["tag"] == "1.0.0"
+    assert meta["schema_version"] == "1.1" and meta["tag"] == "1.0.0"
+    assert meta["source"] == {"commit": None, "clean": False, "instance": None}  # no Git here
 
 
 def test_example_imports_and_plans_clean(db_url: str, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from appsync.instance.example import uid
+from appsync.plan.model import seal
 from tests.helpers import run, table_digest, tree_bytes
 from tests.sync_helpers import World, freeze_reports, make_world, scalar, sql
 
@@ -375,6 +376,12 @@ def test_saved_plan_tampering_reapply_and_other_instance(synced: World, tmp_path
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(doc))
     before = table_digest(synced.prod)
+    refused = run("apply", synced.prod, str(tampered))
+    assert refused.exit_code == 1 and "changed after it was made" in refused.stderr
+    # Whoever recomputes the digest still cannot change content: it must hash to its rev.
+    doc.pop("digest")
+    doc = {"digest": seal(doc), **doc}
+    tampered.write_text(json.dumps(doc))
     refused = run("apply", synced.prod, str(tampered))
     assert refused.exit_code == 1 and "altered" in refused.stderr
     assert table_digest(synced.prod) == before

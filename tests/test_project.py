@@ -89,3 +89,11 @@ def test_pre_commit_hooks(tmp_path: Path) -> None:
     validate_files = re.compile(hooks["appsync-validate"]["files"])
     assert validate_files.search("appsync.yaml") and validate_files.search("apps/x/app.json")
     assert not validate_files.search("README.md")
+
+
+def test_examples_repo_ignores_what_init_ignores() -> None:
+    """examples/repo keeps its dev.db beside appsync.yaml: the same .gitignore as init's."""
+    from appsync.usecases.init import gitignore_lines
+
+    ignore = (ROOT / "examples/repo/.gitignore").read_text()
+    assert ignore == "\n".join(gitignore_lines()) + "\n"

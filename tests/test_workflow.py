@@ -84,7 +84,8 @@ def test_env_add_to_a_new_repo_then_remove_restores_the_template(repo: Path) -> 
 
 
 def test_env_list_masks_passwords(repo: Path) -> None:
-    run("env", "add", "pg", "--url", "postgresql+psycopg://app:s3cret@db/prod", "--repo", str(repo))
+    url = "postgresql+psycopg://app:s3cret@db/prod"
+    run("env", "add", "pg", "--url", url, "--allow-literal-password", "--repo", str(repo))
     listed = run("env", "list", "--repo", str(repo))
     assert "s3cret" not in listed.output and "app:***@db" in listed.output
 
@@ -144,6 +145,7 @@ def bound(repo: Path, db_url: str, tmp_path: Path, request: pytest.FixtureReques
     assert (
         run("env", "add", "prod", "--url", prod, "--protected", "--repo", str(repo)).exit_code == 0
     )
+    commit_all(repo, "Add dev and prod")  # export commits only the tree files it writes
     assert run("export", "dev", "--repo", str(repo), "-m", "Import from dev").exit_code == 0
     return {"repo": repo, "dev": db_url, "prod": prod}
 

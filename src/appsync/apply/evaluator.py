@@ -17,7 +17,7 @@ from appsync.apply.stages import Step, Unit
 from appsync.bindings import Bindings, unbound_placeholders
 from appsync.clock import now_utc
 from appsync.errors import AppsyncError, ConfigError, InstanceError, StaleError
-from appsync.instance.connect import Instance, describe_error
+from appsync.instance.connect import Instance, describe_error, names_a_row
 from appsync.kinds import KindSpec, Registry
 from appsync.plan.model import Change, to_jsonable
 from appsync.port import UnitOfWork
@@ -155,6 +155,8 @@ def _run_unit(
         except AppsyncError:
             raise
         except Exception as exc:
+            if not names_a_row(exc):
+                raise
             raise _culprit(uow, spec, op, steps, bindings, exc) from exc
         counts[op] += len(steps)
         progress("applying", sum(counts.values()), len(unit.steps))

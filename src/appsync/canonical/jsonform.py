@@ -4,6 +4,7 @@ newline-terminated form of the files in the tree."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -18,6 +19,9 @@ _NUMBER = re.compile(r"(?:^|[:\[,])(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?=[,\]}]|$
 #: Characters beyond the BMP: their keys sort differently in UTF-16 (JCS) and code points.
 _NON_BMP = re.compile("[\U00010000-\U0010ffff]")
 _SAFE_DIGITS = 15
+#: The deepest nesting any JSON appsync reads may have (tree files, packages, plans): real
+#: objects nest about ten levels; deeper input is refused before it can exhaust the stack.
+MAX_DEPTH = 64
 
 
 def _plain(text: str) -> bool:
@@ -61,17 +65,65 @@ def canonical_json(value: Any) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def parse_json(data: bytes, where: str) -> Any:
-    """Parse JSON bytes, naming ``where`` (a path) and the line in the error."""
+def parse_json(data: bytes, where: str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse JSON bytes, naming ``where`` (a path) and the line in the error.
+
+    The one parser for JSON from files (the tree, packages, saved plans): it refuses, with
+    :class:`TreeError`, what a reader could take two ways or what could exhaust it —
+    duplicate keys (the last would win unseen), ``NaN``/``Infinity`` and numbers out of
+    range, and nesting deeper than ``max_depth`` levels.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise TreeError(f"{where}: not UTF-8 (byte {exc.start})") from exc
+    deep = f"{where}: JSON nested deeper than {max_depth} levels"
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+        )
     except json.JSONDecodeError as exc:
         raise TreeError(f"{where}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise TreeError(deep) from exc
+    except ValueError as exc:  # a duplicate key, a constant, a number out of range
+        raise TreeError(f"{where}: invalid JSON: {exc}") from exc
+    if data.count(b"[") + data.count(b"{") < max_depth:
+        return value  # cannot nest deeper than it has brackets
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        # A value is one level below its container: a non-empty container on the last
+        # level holds values beyond it.
+        if depth > max_depth or (depth == max_depth and isinstance(item, dict | list) and item):
+            raise TreeError(deep)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
+    return result
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError("a number is out of range")
+    return number
 
 
 def _reject_constant(name: str) -> Any:
-    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+    raise ValueError(f"{name} is not JSON")

@@ -62,10 +62,10 @@ def instance_init(url: str, example: bool) -> None:
       appsync instance init postgresql+psycopg://app@db/prod
     """
     from appsync.instance.admin import init_instance
-    from appsync.instance.connect import mask, parse_url
+    from appsync.instance.connect import mask_url
 
     counts = init_instance(url, registry(), example=example)
-    click.echo(f"Initialised instance {mask(parse_url(url))}")
+    click.echo(f"Initialised instance {mask_url(url)}")
     if counts:
         summary = ", ".join(f"{n} {t}" for t, n in counts.items())
         click.echo(f"Seeded example: {summary}")
@@ -298,6 +298,11 @@ def env_group() -> None:
 @env_group.command("add")
 @click.argument("name")
 @click.option("--url", required=True, help="Database URL; may name variables: ${VAR}.")
+@click.option(
+    "--allow-literal-password",
+    is_flag=True,
+    help="Write a URL with a password in clear (a local file only: appsync.yaml is in Git).",
+)
 @click.option("--protected", is_flag=True, help="Apply only from a clean commit.")
 @click.option("--conflicts", type=click.Choice(["prompt", "overwrite", "skip", "merge"]))
 @click.option("--transaction", type=click.Choice(["full", "batch", "per-category"]))
@@ -314,6 +319,7 @@ def env_group() -> None:
 def env_add(
     name: str,
     url: str,
+    allow_literal_password: bool,
     protected: bool,
     conflicts: str | None,
     transaction: str | None,
@@ -329,7 +335,8 @@ def env_add(
       appsync env add dev --url sqlite:///dev.db --binding ERP_URL=https://erp.dev.example.com
       appsync env add prod --url '${APPSYNC_PROD_URL}' --protected --conflicts prompt
     """
-    from appsync.config.edit import add_environment, mask_url
+    from appsync.config.edit import add_environment
+    from appsync.instance.connect import mask_url
 
     values: dict[str, str] = {}
     for item in bindings:
@@ -346,7 +353,7 @@ def env_add(
         "components": [c.strip() for c in components.split(",")] if components else None,
         "bindings": values,
     }
-    add_environment(repo_dir, name, settings)
+    add_environment(repo_dir, name, settings, allow_literal_password=allow_literal_password)
     click.echo(f"Added environment {name} ({mask_url(url)}).")
 
 
@@ -391,6 +398,13 @@ def env_list(repo_dir: Path, fmt: str) -> None:
         flags = " (protected)" if row.protected else ""
         bound = f"  bindings: {', '.join(row.bindings)}" if row.bindings else ""
         click.echo(f"{row.name:12} {row.url}{flags}{bound}")
+    for row in rows:
+        if row.literal_password:
+            click.echo(
+                f"warning: environment '{row.name}': its URL in appsync.yaml holds a password "
+                "in clear; use ${VAR} placeholders (see 'appsync env add --help')",
+                err=True,
+            )
 
 
 COMMANDS.append(env_group)

@@ -74,7 +74,8 @@ class _Story:
 
     def commit(self, message: str) -> None:
         self.shell(f"git -C repo commit -am {shlex.quote(message)}")
-        open_repo(self.folder / "repo").commit_all(message)
+        repo = open_repo(self.folder / "repo")
+        repo.commit_paths(repo.tracked_changes(), message)
 
 
 def run_demo(folder: Path | None) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -33,6 +34,23 @@ def _register() -> None:
 _register()
 
 
+#: Libraries that log their own account of an error appsync reports in its one line
+#: (psycopg: "error ignored terminating <psycopg.Pipeline ...>" when a batch loses its
+#: connection). Without handlers, Python would print their warnings to stderr.
+QUIET_LOGGERS = ("psycopg", "sqlalchemy")
+
+
+def quiet_libraries(debug: bool) -> None:
+    """Keep library log records off stderr (``--debug`` lets them through)."""
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if debug:
+            continue
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     # --debug is understood anywhere on the line, before or after the command.
@@ -43,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from appsync.cli.progress import TerminalProgress
     from appsync.progress import reporting
 
+    quiet_libraries(debug)
     try:
         with reporting(TerminalProgress()):
             cli.main(args=args, prog_name="appsync", standalone_mode=False)
@@ -62,6 +81,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         for problem in problems:  # all problems at once, one line each
             click.echo(f"appsync: error: {problem}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # A file appsync could not read or write that no adapter mapped: still one line.
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"appsync: error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("appsync: interrupted", err=True)
         sys.exit(130)

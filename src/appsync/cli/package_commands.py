@@ -13,7 +13,7 @@ from appsync.errors import UsageError
 from appsync.package import ENVIRONMENTS, ImportConfig, ImportOptions, Verified
 from appsync.package.names import show
 from appsync.usecases import package as package_uc
-from appsync.usecases.policy import check_protected, effective
+from appsync.usecases.policy import check_protected, check_protected_package, effective
 from appsync.usecases.targets import open_target, tree_registry
 
 OUT_FILE = click.option(
@@ -151,10 +151,11 @@ def _describe(name: str, verified: Verified) -> str:
     meta = verified.metadata
     assert meta is not None
     counts = ", ".join(f"{n} {k}" for k, n in meta.objects.items())
+    source = f"; {meta.source.describe()}" if meta.source is not None else ""
     return show(
         f"{name}: app {meta.app.name} {meta.tag} ({meta.environment}), exported "
         f"{meta.exported_at} by {meta.exported_by}; {len(verified.objs)} objects in "
-        f"{len(verified.tree)} files ({counts}); package schema {meta.schema_version}"
+        f"{len(verified.tree)} files ({counts}); package schema {meta.schema_version}{source}"
     )
 
 
@@ -288,6 +289,10 @@ def import_command(
     )
     apply, roles = package_uc.apply_options(
         verified, settings, f"import {package.name}", configured
+    )
+    assert verified.metadata is not None
+    check_protected_package(
+        resolved, package=package.name, source=verified.metadata.source, force=options["force"]
     )
     check_protected(resolved, dirty=False, conflicts=apply.conflicts, force=options["force"])
     with open_target(resolved) as instance:

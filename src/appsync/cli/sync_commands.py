@@ -13,6 +13,7 @@ from appsync.cli.commands import REPO_OPTION
 from appsync.cli.console import Console
 from appsync.cli.drift_render import render_drift
 from appsync.errors import AppsyncError, ConflictError, RepoError, UsageError
+from appsync.fsio import write_atomic
 from appsync.gitstore import GitRepo, open_repo
 from appsync.instance.state import read_audit, read_object_history
 from appsync.plan.model import Plan
@@ -123,7 +124,7 @@ def plan_command(
             instance, repo, instance.registry, ref=ref, prune=pruning, merge=merge, select=select
         )
     if out is not None:
-        out.write_text(plan.to_json(), encoding="utf-8")
+        write_atomic(out, plan.to_json().encode("utf-8"))
     click.echo(render(plan, fmt, color=fmt == "text" and Console().color), nl=False)
     if plan.conflicts:
         names = ", ".join(c.label() for c in plan.conflicts)
@@ -171,7 +172,8 @@ def apply_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option(
             "--force",
             is_flag=True,
-            help="Allow --conflicts overwrite on a protected environment.",
+            help="On a protected environment: allow --conflicts overwrite, and (import) a "
+            "package not packed from a clean commit.",
         ),
         click.option(
             "--format",

@@ -6,9 +6,7 @@ appsync.yaml that appsync itself would refuse.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,22 +18,43 @@ from ruamel.yaml.tokens import CommentToken
 
 from appsync import yamlio
 from appsync.config.model import CONFIG_FILE, AppsyncConfig
-from appsync.errors import ConfigError
+from appsync.errors import AppsyncError, ConfigError
+from appsync.fsio import write_atomic
+from appsync.instance.connect import literal_password, mask_url, with_password_variable
 
-_CREDENTIALS = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
+_NAME = re.compile(r"[^A-Za-z0-9]+")
 
 
-def mask_url(url: str) -> str:
-    """The URL with any literal password replaced by ``***``."""
-    return _CREDENTIALS.sub(r"\1***@", url)
+def variable_for(name: str, what: str) -> str:
+    """``APPSYNC_<NAME>_<WHAT>``: the variable to suggest for an environment's secret."""
+    return f"APPSYNC_{_NAME.sub('_', name).strip('_').upper()}_{what}"
+
+
+def refuse_literal_password(name: str, url: str) -> None:
+    """A URL with a password in clear does not go into appsync.yaml, a file in Git: say
+    what to write instead."""
+    if not literal_password(url):
+        return
+    password = variable_for(name, "PASSWORD")
+    whole = variable_for(name, "URL")
+    raise ConfigError(
+        f"the URL for environment '{name}' holds a password in clear, and appsync.yaml is "
+        f"committed to Git: name a variable instead, --url "
+        f"'{with_password_variable(url, password)}' (export {password}=...), or --url "
+        f"'${{{whole}}}' (the whole URL in {whole}); --allow-literal-password writes it "
+        "as given, for a local file that never leaves this machine"
+    )
 
 
 @dataclass(frozen=True)
 class EnvironmentRow:
     name: str
+    #: Masked: a literal password shows as ``***``.
     url: str
     protected: bool
     bindings: tuple[str, ...]
+    #: The URL in appsync.yaml holds a password in clear.
+    literal_password: bool = False
 
 
 def _path(root: Path) -> Path:
@@ -46,7 +65,13 @@ def _path(root: Path) -> Path:
 
 
 def _load(path: Path) -> Any:
-    document = yamlio.load_round_trip(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start})") from exc
+    document = yamlio.load_round_trip(text, str(path))
     if document is None:
         document = CommentedMap()
     if not isinstance(document, dict):
@@ -62,10 +87,10 @@ def _save(path: Path, document: Any) -> None:
         error = exc.errors()[0]
         key = ".".join(str(p) for p in error["loc"])
         raise ConfigError(f"{path}: {key}: {error['msg']} (nothing written)") from exc
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".appsync-", suffix=".yaml")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except AppsyncError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def set_platform(root: Path, platform: str) -> None:
@@ -81,7 +106,11 @@ def set_platform(root: Path, platform: str) -> None:
     _save(path, document)
 
 
-def add_environment(root: Path, name: str, settings: dict[str, Any]) -> None:
+def add_environment(
+    root: Path, name: str, settings: dict[str, Any], *, allow_literal_password: bool = False
+) -> None:
+    if not allow_literal_password:
+        refuse_literal_password(name, str(settings.get("url", "")))
     path = _path(root)
     document = _load(path)
     environments = document.get("environments")
@@ -163,6 +192,12 @@ def list_environments(root: Path) -> list[EnvironmentRow]:
         _path(root)
         return []
     return [
-        EnvironmentRow(name, mask_url(env.url), env.protected, tuple(sorted(env.bindings)))
+        EnvironmentRow(
+            name,
+            mask_url(env.url),
+            env.protected,
+            tuple(sorted(env.bindings)),
+            literal_password(env.url),
+        )
         for name, env in config.environments.items()
     ]

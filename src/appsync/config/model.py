@@ -141,7 +141,12 @@ def load_config(repo_root: Path) -> AppsyncConfig | None:
     path = repo_root / CONFIG_FILE
     if not path.is_file():
         return None
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start})") from exc
     document = yamlio.load_round_trip(text, str(path))
     if document is None:
         return AppsyncConfig()

@@ -1,5 +1,6 @@
 """Git: the only package that imports pygit2. Open and create repositories, read a tree at a
-ref or in the work tree, and commit exactly what ``git add -A`` would."""
+ref or in the work tree, and commit exactly the paths appsync wrote (nothing the user has
+staged or left untracked)."""
 
 from __future__ import annotations
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, RepositoryOpenFlag, SortMode
 
-from appsync.errors import RepoError
+from appsync.errors import RepoError, TreeError
+from appsync.fsio import ONLY_REGULAR, Bounds, SizeCheck, read_tree
+from appsync.gitstore.locks import clear_stale_lock, owning_index
 
 DEFAULT_AUTHOR = ("appsync", "appsync@localhost")
 
@@ -21,6 +23,9 @@ class GitRepo:
         if workdir is None:
             raise RepoError(f"{repo.path}: a bare repository has no work tree")
         self.root = Path(workdir)
+        #: Things appsync did on its own that the user should hear about (a stale lock
+        #: cleared); the command prints them.
+        self.notes: list[str] = []
 
     # ------------------------------------------------------------------ reading
 
@@ -46,26 +51,42 @@ class GitRepo:
             raise RepoError(f"{self.root}: unknown revision '{ref}'") from exc
         return str(commit.id)
 
-    def files_at(self, commit_id: str, roots: Iterable[str]) -> dict[str, bytes]:
-        """Every blob under ``roots`` in a commit, read from the object store."""
+    def files_at(
+        self, commit_id: str, roots: Iterable[str], *, bounds: Bounds | None = None
+    ) -> dict[str, bytes]:
+        """Every blob under ``roots`` in a commit, read from the object store. Only regular
+        files are content: a symbolic link (mode 120000) or a submodule (a commit entry) is
+        refused, as is a blob past ``bounds`` (its size is read from the object header
+        first); :class:`TreeError` lists every problem."""
         commit = self._repo[commit_id].peel(pygit2.Commit)
         files: dict[str, bytes] = {}
+        check = SizeCheck(bounds or Bounds())
         for root in roots:
             try:
                 entry = commit.tree[root]
             except KeyError:
                 continue
             if entry.type_str == "tree":
-                self._walk(self._repo[entry.id].peel(pygit2.Tree), root, files)
+                self._walk(self._repo[entry.id].peel(pygit2.Tree), root, files, check)
+            else:
+                check.problems.append(f"{root}: {_entry_kind(entry)}, not a folder; {ONLY_REGULAR}")
+        if check.problems:
+            raise TreeError(check.problems[0], check.problems)
         return files
 
-    def _walk(self, tree: pygit2.Tree, prefix: str, out: dict[str, bytes]) -> None:
+    def _walk(
+        self, tree: pygit2.Tree, prefix: str, out: dict[str, bytes], check: SizeCheck
+    ) -> None:
         for entry in tree:
             path = f"{prefix}/{entry.name}"
             if entry.type_str == "tree":
-                self._walk(self._repo[entry.id].peel(pygit2.Tree), path, out)
-            elif entry.type_str == "blob":
-                out[path] = self._repo[entry.id].peel(pygit2.Blob).data
+                self._walk(self._repo[entry.id].peel(pygit2.Tree), path, out, check)
+            elif entry.filemode not in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+                check.problems.append(f"{path}: {_entry_kind(entry)}; {ONLY_REGULAR}")
+            else:
+                _, size = self._repo.odb.read_header(entry.id)
+                if check.admit(path, size):
+                    out[path] = self._repo[entry.id].peel(pygit2.Blob).data
 
     def history(self, start: str | None = None, limit: int = 200) -> list[str]:
         """Commit ids reachable from ``start`` (HEAD by default), newest first."""
@@ -84,25 +105,58 @@ class GitRepo:
             return False
         return True
 
-    def work_tree_files(self, roots: Iterable[str]) -> dict[str, bytes]:
-        """Every file under ``roots`` in the work tree (ignoring what Git ignores)."""
-        files: dict[str, bytes] = {}
-        top = str(self.root)
-        for root in roots:
-            base = os.path.join(top, root)
-            for dirpath, dirnames, filenames in os.walk(base):
-                dirnames.sort()
-                rel_dir = os.path.relpath(dirpath, top).replace(os.sep, "/")
-                for name in sorted(filenames):
-                    rel = f"{rel_dir}/{name}"
-                    if not self._repo.path_is_ignored(rel):
-                        with open(os.path.join(dirpath, name), "rb") as handle:
-                            files[rel] = handle.read()
-        return files
+    def work_tree_files(
+        self, roots: Iterable[str], *, bounds: Bounds | None = None
+    ) -> dict[str, bytes]:
+        """Every file under ``roots`` in the work tree (ignoring what Git ignores). Only
+        regular files are content: links, special files and nested repositories are
+        refused, as are files past ``bounds`` (see :func:`appsync.fsio.read_tree`)."""
+        return read_tree(
+            self.root, roots, bounds=bounds or Bounds(), ignored=self._repo.path_is_ignored
+        )
 
     def dirty_paths(self) -> set[str]:
         """Paths whose work-tree or index state differs from HEAD (ignored files aside)."""
         return {p for p, flags in self._repo.status().items() if flags != FileStatus.IGNORED}
+
+    def deleted_paths(self) -> set[str]:
+        """Tracked paths deleted in the work tree or staged for deletion."""
+        gone = FileStatus.WT_DELETED | FileStatus.INDEX_DELETED
+        return {p for p, flags in self._repo.status().items() if flags & gone}
+
+    def staged_elsewhere(self, changes: Mapping[str, bytes | None]) -> list[str]:
+        """Paths of ``changes`` for which the user has staged something else: the index
+        entry differs from HEAD's and from what ``changes`` would commit."""
+        index = self._repo.index
+        index.read(True)
+        head = None if self._repo.head_is_unborn else self._repo.head.peel(pygit2.Tree)
+        found: list[str] = []
+        for path, data in sorted(changes.items()):
+            staged = index[path].id if path in index else None
+            try:
+                committed = head[path].id if head is not None else None
+            except KeyError:
+                committed = None
+            wanted = pygit2.hash(data) if data is not None else None
+            if staged not in (committed, wanted):
+                found.append(path)
+        return found
+
+    def prepare_commit(self) -> None:
+        """Fail now, before anything is written, when a commit could not be made: the index
+        is locked (a lock a killed appsync left is cleared, with a note) or the repository's
+        folder cannot be written."""
+        git_dir = Path(self._repo.path)
+        note = clear_stale_lock(git_dir, self.root)
+        if note:
+            self.notes.append(note)
+        for folder in (git_dir, git_dir / "objects"):
+            probe = folder / f"appsync-probe-{os.getpid()}"
+            try:
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as exc:
+                raise RepoError(f"{folder}: cannot write: {exc.strerror or exc}") from exc
 
     def is_dirty(self, roots: Iterable[str] | None = None) -> bool:
         """Whether anything under ``roots`` (folders or single files) differs from HEAD."""
@@ -179,28 +233,76 @@ class GitRepo:
             raise RepoError(f"{self.root}: cannot revert HEAD: {exc}") from exc
         return str(oid)
 
-    def commit_all(self, message: str) -> str | None:
-        """Stage the work tree as ``git add -A`` does and commit it on HEAD.
+    def commit_paths(self, changes: Mapping[str, bytes | None], message: str) -> str | None:
+        """Commit exactly ``changes`` on HEAD: HEAD's tree with each of these paths set to
+        the file the caller wrote in the work tree (``None``: removed), and nothing else.
 
-        Returns the new commit id, or ``None`` when the tree equals HEAD's (no commit).
+        The tree is built in a separate in-memory index, so whatever else the user has
+        staged stays staged and out of the commit; then the real index entries of just these
+        paths are updated (with their file stats) so ``git status`` shows them clean.
+        Returns the new commit id, or ``None`` when HEAD already holds all of it.
         """
+        if not changes:
+            return None
         try:
-            index = self._repo.index
-            index.read()
-            for entry in list(index):
-                if not os.path.lexists(self.root / entry.path):
-                    index.remove(entry.path)
-            index.add_all()
-            index.write()
-            tree = index.write_tree()
-            parents = [] if self._repo.head_is_unborn else [self._repo.head.target]
-            if parents and self._repo[parents[0]].peel(pygit2.Commit).tree_id == tree:
+            with owning_index(Path(self._repo.path), self.root, self.notes):
+                index = self._repo.index
+                index.read(True)
+                for path, data in sorted(changes.items()):
+                    if data is not None:
+                        index.add(path)
+                    elif path in index:
+                        index.remove(path)
+                unborn = self._repo.head_is_unborn
+                head = None if unborn else self._repo.head.peel(pygit2.Commit)
+                staged = pygit2.Index()
+                if head is not None:
+                    staged.read_tree(head.tree)
+                for path, data in sorted(changes.items()):
+                    if data is not None:
+                        entry = index[path]
+                        staged.add(pygit2.IndexEntry(path, entry.id, entry.mode))
+                    elif path in staged:
+                        staged.remove(path)
+                tree = staged.write_tree(self._repo)
+                index.write()
+            if head is not None and head.tree_id == tree:
                 return None
             author = self.signature()
+            parents = [] if head is None else [head.id]
             oid = self._repo.create_commit("HEAD", author, author, message, tree, parents)
-        except pygit2.GitError as exc:
-            raise RepoError(f"{self.root}: cannot commit: {exc}") from exc
+        except (KeyError, OSError, pygit2.GitError) as exc:
+            raise RepoError(f"{self.root}: cannot commit: {_git_reason(exc)}") from exc
         return str(oid)
+
+    def tracked_changes(self) -> dict[str, bytes | None]:
+        """What ``git commit -a`` would commit: tracked files changed or deleted in the
+        work tree, with their bytes (``None``: deleted)."""
+        changes: dict[str, bytes | None] = {}
+        for path, flags in self._repo.status().items():
+            if flags & FileStatus.WT_DELETED:
+                changes[path] = None
+            elif flags & (FileStatus.WT_MODIFIED | FileStatus.INDEX_MODIFIED):
+                changes[path] = (self.root / path).read_bytes()
+        return changes
+
+
+def _git_reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if "lock" in text.lower():
+        text += " (another Git process is writing this repository; if none is, remove the lock)"
+    return text
+
+
+def _entry_kind(entry: pygit2.Object) -> str:
+    mode = entry.filemode
+    if mode == FileMode.LINK:
+        return "a symbolic link (mode 120000)"
+    if mode == FileMode.COMMIT:
+        return "a submodule (a commit entry, mode 160000)"
+    if mode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+        return "a file"
+    return f"an entry of mode {mode:o}"
 
 
 def open_repo(path: Path) -> GitRepo:

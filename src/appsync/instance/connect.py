@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    SQLAlchemyError,
+)
 
 from appsync.bindings import Bindings
 from appsync.errors import InstanceError
@@ -47,12 +54,119 @@ def parse_url(text: str) -> URL:
         )
     if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
         url = url.set(drivername="postgresql+psycopg")
-    return url
+    return _fold_at(url)
+
+
+def _fold_at(url: URL) -> URL:
+    """An ``@`` left unescaped in a password belongs to the password: SQLAlchemy reads what
+    follows it as part of the host, which would then show up in messages."""
+    if not url.host or "@" not in url.host:
+        return url
+    extra, _, host = url.host.rpartition("@")
+    if url.password is not None:
+        return url.set(password=f"{url.password}@{extra}", host=host)
+    return url.set(username=f"{url.username}@{extra}", host=host)
 
 
 def mask(url: URL) -> str:
-    """The URL as it may be printed: never with its password."""
-    return url.render_as_string(hide_password=True)
+    """The URL as it may be printed: never with its password (nor a ``password=``)."""
+    url = _fold_at(url)
+    secret = _secret_params(url)
+    if secret:
+        url = url.update_query_dict(dict.fromkeys(secret, "appsynchiddenz"))
+    return url.render_as_string(hide_password=True).replace("appsynchiddenz", _HIDDEN)
+
+
+_PLACEHOLDER = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+#: Query parameters libpq takes a password from.
+_SECRET_PARAMS = ("password", "passwd", "sslpassword")
+_HIDDEN = "***"
+
+
+def _parse_text(text: str) -> tuple[URL, dict[str, str]] | None:
+    """The URL in ``text`` as SQLAlchemy parses it, with each ``${VAR}`` replaced by a token
+    (returned, to put back); ``None`` when ``text`` is not a URL (``${APPSYNC_PROD_URL}``).
+    An ``@`` left unescaped in a password is folded back into it, never read as the host."""
+    tokens: dict[str, str] = {}
+
+    def token(match: re.Match[str]) -> str:
+        name = f"appsyncvar{len(tokens)}z"
+        tokens[name] = match.group(0)
+        return name
+
+    try:
+        url = make_url(_PLACEHOLDER.sub(token, text))
+    except (ArgumentError, ValueError):
+        return None
+    return _fold_at(url), tokens
+
+
+def _literal(value: object, tokens: dict[str, str]) -> bool:
+    """Whether a password value holds anything but ``${VAR}`` placeholders."""
+    if value is None or value == "":
+        return False
+    rest = str(value)
+    for name in tokens:
+        rest = rest.replace(name, "")
+    return rest != ""
+
+
+def _secret_params(url: URL) -> list[str]:
+    return [k for k in url.query if k.lower() in _SECRET_PARAMS]
+
+
+def literal_password(text: str) -> bool:
+    """Whether a URL as written (``${VAR}`` placeholders unexpanded) holds a password in
+    clear: in its user part or as a ``password=`` parameter."""
+    parsed = _parse_text(text)
+    if parsed is None:  # not a URL SQLAlchemy reads; still, user:password@ is a password
+        _, scheme, rest = text.partition("://")
+        userinfo = rest.rpartition("@")[0] if scheme else ""
+        password = userinfo.partition(":")[2]
+        return _literal(_PLACEHOLDER.sub("", password), {})
+    url, tokens = parsed
+    values = [url.password, *(url.query[k] for k in _secret_params(url))]
+    return any(_literal(v, tokens) for v in values)
+
+
+def with_password_variable(text: str, variable: str) -> str:
+    """``text`` with its literal password replaced by ``${variable}`` (the form to write
+    instead); unchanged when it is not a URL."""
+    parsed = _parse_text(text)
+    if parsed is None:
+        return text
+    url, tokens = parsed
+    tokens["appsyncnewvarz"] = f"${{{variable}}}"
+    if _literal(url.password, tokens):
+        url = url.set(password="appsyncnewvarz")
+    secret = {k: "appsyncnewvarz" for k in _secret_params(url) if _literal(url.query[k], tokens)}
+    if secret:
+        url = url.update_query_dict(secret)
+    rendered = url.render_as_string(hide_password=False)
+    for name, original in tokens.items():
+        rendered = rendered.replace(name, original)
+    return rendered
+
+
+def mask_url(text: str) -> str:
+    """A URL as written, fit to print: a literal password (user part or ``password=``)
+    becomes ``***``, parsed the way SQLAlchemy parses it; ``${VAR}`` placeholders are
+    shown as they are. Text that is no URL is returned unchanged unless it has a ``://``,
+    then everything after the scheme is hidden."""
+    parsed = _parse_text(text)
+    if parsed is None:
+        if "://" in text:
+            return text.split("://", 1)[0] + "://" + _HIDDEN
+        return text
+    url, tokens = parsed
+    hidden = {k: "appsynchiddenz" for k in _secret_params(url) if _literal(url.query[k], tokens)}
+    if hidden:
+        url = url.update_query_dict(hidden)
+        tokens["appsynchiddenz"] = _HIDDEN
+    rendered = url.render_as_string(hide_password=_literal(url.password, tokens))
+    for name, original in tokens.items():
+        rendered = rendered.replace(name, original)
+    return rendered
 
 
 def instance_name(url: URL) -> str:
@@ -123,6 +237,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"NOT NULL constraint failed: (\w+)\.(\w+)"), "{1} must have a value"),
     (re.compile(r'null value in column "(.+?)"'), "{0} must have a value"),
 )
+
+
+def names_a_row(exc: BaseException) -> bool:
+    """Whether a database error is about the rows written (a constraint, a value), so that
+    writing them one at a time finds the one it is about; not a lost connection."""
+    if getattr(exc, "connection_invalidated", False):
+        return False
+    return isinstance(exc, IntegrityError | DataError)
 
 
 def describe_error(exc: BaseException) -> str:

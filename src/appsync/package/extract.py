@@ -47,6 +47,8 @@ def write_tree(files: Mapping[str, bytes], out: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "xb") as handle:
                 handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
         mode = 0o777 & ~_umask()
         for folder, _, _ in os.walk(staging):
             os.chmod(folder, mode)
@@ -72,6 +74,8 @@ def write_file(out: Path, data: bytes) -> None:
         handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
         os.chmod(temp, 0o666 & ~_umask())
         os.replace(temp, target)
     except OSError as exc:

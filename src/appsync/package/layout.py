@@ -14,7 +14,8 @@ from appsync.canonical.jsonform import canonical_json
 
 FORMAT = "appsync-package"
 #: The package schema this appsync writes; it reads every 1.x (a newer minor only adds).
-SCHEMA_VERSION = "1.0"
+#: 1.1 added ``source`` to metadata.json.
+SCHEMA_VERSION = "1.1"
 READS_MAJOR = 1
 METADATA = "metadata.json"
 IMPORT_CONFIG = "import_config.json"
@@ -42,6 +43,23 @@ class AppInfo(_Model):
     folder: str
 
 
+class PackageSource(_Model):
+    """Where a package's tree came from: a Git commit, and whether the package holds exactly
+    what packing that commit gives (``clean``); or, for ``export --zip``, an instance."""
+
+    commit: str | None = None
+    clean: bool = False
+    instance: str | None = None
+
+    def describe(self) -> str:
+        if self.commit:
+            state = "clean" if self.clean else "with uncommitted changes"
+            return f"packed from commit {self.commit[:12]} ({state})"
+        if self.instance:
+            return f"exported from instance {self.instance}, not from a commit"
+        return "not packed from a Git commit"
+
+
 class Metadata(_Model):
     format: Literal["appsync-package"] = "appsync-package"
     schema_version: str = Field(default=SCHEMA_VERSION, pattern=r"^\d+\.\d+$")
@@ -55,6 +73,8 @@ class Metadata(_Model):
     exported_by: str
     notes: str = ""
     objects: dict[str, int] = Field(default_factory=dict)
+    #: Since schema 1.1; ``None`` in older packages (where the source is unknown).
+    source: PackageSource | None = None
 
 
 class ImportOptions(_Model):
@@ -141,6 +161,8 @@ def readme(metadata: Metadata, config: ImportConfig, files: int) -> bytes:
         f"with appsync {metadata.appsync_version} (package schema {metadata.schema_version}).",
         "",
     ]
+    if metadata.source is not None:
+        lines[-1:-1] = [f"It was {metadata.source.describe()}."]
     if metadata.notes:
         lines += ["## Notes", "", *metadata.notes.splitlines(), ""]
     lines += ["## What is inside", "", "| kind | objects |", "|---|---:|"]

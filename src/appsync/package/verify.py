@@ -8,8 +8,6 @@ and conflict keys. Workflow transitions into an app outside the package are warn
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from appsync.canonical.jsonform import parse_json
 from appsync.canonical.tree import (
     APPS_ROOT,
     kind_of_path,
@@ -45,7 +44,6 @@ from appsync.package.layout import (
 from appsync.package.names import name_problems
 from appsync.validate import validate
 
-MAX_DEPTH = 64
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ELSEWHERE = "neither in the repo nor on the target"
 
@@ -120,44 +118,11 @@ def verify_entries(
 
 
 def load_json(name: str, data: bytes) -> tuple[Any, str | None]:
-    """Parse untrusted JSON: duplicate keys, deep nesting and non-finite numbers refused."""
+    """Parse untrusted JSON with the tree's bounded parser; the problem instead of raising."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, f"{name}: not UTF-8 (byte {exc.start})"
-    try:
-        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_constant)
-    except json.JSONDecodeError as exc:
-        return None, f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"
-    except RecursionError:
-        return None, f"{name}: invalid JSON: nested too deeply"
-    except ValueError as exc:
-        return None, f"{name}: invalid JSON: {exc}"
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return None, f"{name}: JSON nested deeper than {MAX_DEPTH} levels"
-        if isinstance(item, float) and not math.isfinite(item):
-            return None, f"{name}: a number is out of range"
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return value, None
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+        return parse_json(data, name), None
+    except TreeError as exc:
+        return None, str(exc)
 
 
 def _metadata(result: Verified, files: Mapping[str, bytes]) -> bool:

@@ -1,18 +1,35 @@
-"""The plan as data (format_version 1, DESIGN section 4), with JSON in and out."""
+"""The plan as data (format_version 1, DESIGN section 4), with JSON in and out.
+
+A plan written as JSON carries a ``digest`` of everything else in it: ``sha256:`` and the
+SHA-256 of its RFC 8785 (JCS) form, or with ``APPSYNC_PLAN_KEY`` set ``hmac-sha256:`` and
+an HMAC under that key. :meth:`Plan.load` refuses a plan whose digest is missing or does
+not match, so any change after the plan was made (an action, an id, a path, an option, not
+only the content) is caught, as Terraform refuses a modified plan file. A plain digest is
+not a signature: whoever can edit the file can recompute it; it catches hand edits and
+corruption. Only the HMAC, whose key the editor lacks, stops a deliberate change.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from appsync.errors import AppsyncError
+from appsync.canonical.jsonform import MAX_DEPTH, jcs, parse_json
+from appsync.errors import AppsyncError, TreeError
 
 FORMAT_VERSION = 1
+DIGEST = "digest"
+KEY_ENV = "APPSYNC_PLAN_KEY"
+#: A plan nests the objects' content a few levels below its top.
+PLAN_DEPTH = MAX_DEPTH + 8
 Risk = Literal["none", "low", "medium", "high", "critical"]
 RISKS: tuple[str, ...] = ("none", "low", "medium", "high", "critical")
 ACTIONS: tuple[str, ...] = (
@@ -172,27 +189,72 @@ class Plan(_Frozen):
         return [c for c in self.changes if c.action == "conflict"]
 
     def to_json(self) -> str:
-        return (
-            json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=False, ensure_ascii=False)
-            + "\n"
-        )
+        """The plan as JSON, its digest first."""
+        body = self.model_dump(mode="json")
+        document = {DIGEST: seal(body), **body}
+        return json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
     @classmethod
     def load(cls, path: Path) -> Plan:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
         except OSError as exc:
             raise AppsyncError(f"{path}: cannot read the plan: {exc.strerror}") from exc
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise AppsyncError(f"{path}: not a plan file (invalid JSON)") from exc
+        try:
+            data = parse_json(raw, str(path), max_depth=PLAN_DEPTH)
+        except TreeError as exc:
+            raise AppsyncError(f"{exc} (not a plan file)") from exc
         if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
             raise AppsyncError(f"{path}: not a plan of format_version {FORMAT_VERSION}")
+        check_seal(path, data)
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise AppsyncError(f"{path}: invalid plan at {where}: {first['msg']}") from exc
+
+
+def _key() -> bytes | None:
+    key = os.environ.get(KEY_ENV, "")
+    return key.encode("utf-8") if key else None
+
+
+def seal(body: dict[str, Any]) -> str:
+    """The digest of a plan's JSON ``body`` (everything but the digest)."""
+    canonical = jcs(body)
+    key = _key()
+    if key is not None:
+        return "hmac-sha256:" + hmac.new(key, canonical, hashlib.sha256).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+def check_seal(path: Path, data: dict[str, Any]) -> None:
+    """Refuse a plan whose digest is missing or wrong (``data`` loses its digest)."""
+    digest = data.pop(DIGEST, None)
+    again = "make the plan again with 'appsync plan --out' and review that one"
+    if not isinstance(digest, str):
+        raise AppsyncError(
+            f"{path}: the plan has no digest, so appsync cannot tell whether it was changed "
+            f"after it was made: {again}"
+        )
+    keyed = _key() is not None
+    if digest.startswith("hmac-sha256:") and not keyed:
+        raise AppsyncError(f"{path}: the plan was sealed with {KEY_ENV}: set it to apply")
+    if keyed and not digest.startswith("hmac-sha256:"):
+        raise AppsyncError(
+            f"{path}: {KEY_ENV} is set, but the plan was not sealed with it: {again}"
+        )
+    try:
+        expected = seal(data)
+    except TreeError as exc:
+        raise AppsyncError(f"{path}: invalid plan: {exc}") from exc
+    if not hmac.compare_digest(digest, expected):
+        what = "or sealed with another key" if keyed else "or damaged"
+        raise AppsyncError(
+            f"{path}: the plan was changed after it was made {what} (its digest does not "
+            f"match): {again}"
+        )
 
 
 def to_jsonable(content: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,14 +16,16 @@ from appsync.canonical.tree import (
     render,
 )
 from appsync.clock import now_utc
-from appsync.config import load_config
+from appsync.config import CONFIG_FILE, load_config
 from appsync.config.edit import set_platform
 from appsync.errors import RepoError, TreeError, UsageError
+from appsync.fsio import Bounds, SizeCheck, prune_empty, remove_file, sweep_temps, write_files
 from appsync.gitstore import GitRepo
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_history, read_objects
 from appsync.kinds import DEFAULT_PLATFORM, KindSpec, Registry
 from appsync.model import HISTORY_LIMIT, HistoryEntry, Obj
+from appsync.package.limits import tree_bounds
 from appsync.usecases.plan import app_ids as scope_ids
 
 
@@ -111,20 +113,21 @@ def export(
 ) -> ExportResult:
     """Export into the work tree (and commit it), or with ``branch`` commit the live state
     on a new branch from HEAD without touching the current branch, index or work tree."""
-    _claim_platform(repo, registry)
+    claimed = _claim_platform(repo, registry)
     kinds = select_kinds(registry, components)
     kind_names = {s.kind for s in kinds} | {registry.app.kind}
     live = read_objects(instance, registry, kind_names)
 
     roots = managed_roots(registry)
+    bounds = tree_bounds()
     base = repo.head_commit
     if branch is not None:
         if base is None:
             raise UsageError("--branch needs a commit to branch from; export once without it")
         repo.check_new_branch(branch)
-        before = repo.files_at(base, roots)
+        before = repo.files_at(base, roots, bounds=bounds)
     else:
-        before = repo.work_tree_files(roots)
+        before = repo.work_tree_files(roots, bounds=bounds)
     existing = _existing(registry, before)
     app_names = list(apps)
     app_ids: set[str] | None = None
@@ -155,56 +158,98 @@ def export(
     for obj in rendered.skipped:
         result.warnings.append(f"{obj.label()} ({obj.id}) belongs to no app on the instance")
     selected = {s.kind for s in kinds}
-    if app_ids is None:
-        owned = {p for p in before if _owned(registry, p, selected, None)}
-    else:
-        app_kind = registry.app.kind
-        slugs = {
-            rendered.paths[(app_kind, i)].split("/")[1]
-            for i in app_ids
-            if (app_kind, i) in rendered.paths
-        }
-        slugs |= {p.split("/")[1] for p, (k, i) in _app_files(registry, before) if i in app_ids}
-        owned = {p for p in before if _owned(registry, p, selected, slugs)}
+    in_scope = _scope(registry, selected, app_ids, before, rendered.paths)
+    owned = {p for p in before if in_scope(p)}
     files = {p: b for p, b in rendered.files.items() if _owned(registry, p, selected, None)}
+    _within(bounds, files)
     result.removed = sorted(owned - set(files))
     result.written = sorted(p for p, data in files.items() if before.get(p) != data)
     message = message or f"Export from {instance.name}"
+    changes: dict[str, bytes | None] = dict.fromkeys(result.removed)
+    changes.update({p: files[p] for p in result.written})
+    if claimed == "commit":
+        # appsync.yaml now says which platform the tree is: part of this commit.
+        changes[CONFIG_FILE] = (repo.root / CONFIG_FILE).read_bytes()
+    elif claimed == "leave":  # the file holds edits of the user's own: theirs to commit
+        result.warnings.append(f"{CONFIG_FILE} now says platform: {registry.name}; commit it")
     if branch is not None:
         if result.changed:
-            changes: dict[str, bytes | None] = dict.fromkeys(result.removed)
-            changes.update({p: files[p] for p in result.written})
             assert base is not None
             result.commit = repo.commit_on_branch(branch, base, changes, message)
         return result
+    temps = sweep_temps(repo.root, roots)
+    if temps:
+        result.warnings.append(
+            f"removed {len(temps)} temporary file(s) of an interrupted appsync: {_some(temps)}"
+        )
+    dirty = repo.dirty_paths()
+    # Files a killed or --no-commit export already wrote, and files already deleted, that
+    # HEAD does not have yet: export's own changes, committed with the rest.
+    changes.update({p: files[p] for p in dirty if p in files and p not in changes})
+    changes.update({p: None for p in repo.deleted_paths() if p not in files and in_scope(p)})
     if not force:
-        clobbered = sorted(repo.dirty_paths() & {*result.removed, *result.written})
+        clobbered = sorted(dirty & {*result.removed, *result.written})
+        clobbered += repo.staged_elsewhere(changes)
         if clobbered:
             raise RepoError(
                 f"export would overwrite {len(clobbered)} uncommitted change(s) in "
-                f"{repo.root}: {', '.join(clobbered[:3])}{'...' if len(clobbered) > 3 else ''}; "
-                "commit or stash them first, or pass --force"
+                f"{repo.root}: {_some(clobbered, 3)}; commit or stash them first, or pass --force"
             )
+    if commit and changes:
+        repo.prepare_commit()
     _write(repo.root, result.removed, {p: files[p] for p in result.written})
-    if commit and (result.changed or repo.is_dirty(roots)):
-        result.commit = repo.commit_all(message)
+    if commit and changes:
+        result.commit = repo.commit_paths(changes, message)
+    result.warnings.extend(repo.notes)
+    others = sorted(p for p in dirty - set(changes) if p.split("/")[0] in roots and p not in temps)
+    if others:
+        result.warnings.append(
+            f"left alone in {', '.join(r + '/' for r in roots)} (not written by appsync, "
+            f"so not {'committed' if commit else 'touched'}): {_some(others)}"
+        )
     return result
 
 
-def _claim_platform(repo: GitRepo, registry: Registry) -> None:
+def _claim_platform(repo: GitRepo, registry: Registry) -> str | None:
     """A repository holds one platform's tree: the first export of another platform's
-    instance records it in appsync.yaml; an instance of a different one is refused."""
+    instance records it in appsync.yaml — to be committed with the export ("commit"), or
+    left to the user when the file has edits of theirs ("leave"); an instance of a
+    different platform is refused."""
     config = load_config(repo.root)
     held = config.tree_platform if config is not None else None
     if held is None:
         if config is not None and registry.name != DEFAULT_PLATFORM:
+            clean = CONFIG_FILE not in repo.dirty_paths()
             set_platform(repo.root, registry.name)
-        return
+            return "commit" if clean else "leave"
+        return None
     if held != registry.name:
         raise UsageError(
             f"{repo.root} holds a {held} tree (appsync.yaml); the instance is a "
             f"{registry.name} instance: export it into a repository of its own"
         )
+    return None
+
+
+def _some(paths: list[str], shown: int = 5) -> str:
+    more = len(paths) - shown
+    return ", ".join(paths[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+def _scope(
+    registry: Registry,
+    kinds: set[str],
+    app_ids: set[str] | None,
+    before: dict[str, bytes],
+    paths: dict[tuple[str, str], str],
+) -> Callable[[str], bool]:
+    """Whether a path is in this export's scope (its kinds and apps)."""
+    if app_ids is None:
+        return lambda p: _owned(registry, p, kinds, None)
+    app_kind = registry.app.kind
+    slugs = {paths[(app_kind, i)].split("/")[1] for i in app_ids if (app_kind, i) in paths}
+    slugs |= {p.split("/")[1] for p, (_, i) in _app_files(registry, before) if i in app_ids}
+    return lambda p: _owned(registry, p, kinds, slugs)
 
 
 def _wanted(registry: Registry, obj: Obj, app_ids: set[str] | None) -> bool:
@@ -273,17 +318,19 @@ def _owned(registry: Registry, path: str, kinds: set[str], app_slugs: set[str] |
     return False
 
 
-def _write(root: Path, removed: list[str], files: dict[str, bytes]) -> None:
-    for path in removed:
-        (root / path).unlink()
-        _prune_empty(root, (root / path).parent)
+def _within(bounds: Bounds, files: dict[str, bytes]) -> None:
+    """Export writes nothing that plan would then refuse to read."""
+    check = SizeCheck(bounds, verb="export")
     for path, data in sorted(files.items()):
-        target = root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        check.admit(path, len(data))
+    if check.problems:
+        raise TreeError(check.problems[0], check.problems)
 
 
-def _prune_empty(root: Path, folder: Path) -> None:
-    while folder != root and folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
-        folder = folder.parent
+def _write(root: Path, removed: list[str], files: dict[str, bytes]) -> None:
+    """Removals first, then each file atomically: a killed export leaves every file either
+    as it was or as export wanted it, never empty or half written."""
+    for path in removed:
+        remove_file(root / path, display=path)
+        prune_empty(root, (root / path).parent)
+    write_files([(root / path, data, path) for path, data in sorted(files.items())])

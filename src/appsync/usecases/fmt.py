@@ -3,6 +3,8 @@ indent, one final newline). Only object files are touched, never sidecars."""
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +13,9 @@ from appsync.canonical.jsonform import canonical_json, parse_json
 from appsync.canonical.revs import sort_set
 from appsync.canonical.tree import kind_of_path
 from appsync.errors import TreeError, UsageError
+from appsync.fsio import ONLY_REGULAR, SizeCheck, kind_of_mode, read_regular, write_files
 from appsync.kinds import KindSpec, Registry
+from appsync.package.limits import tree_bounds
 
 
 @dataclass
@@ -29,18 +33,35 @@ def canonical_form(spec: KindSpec, data: bytes, where: str) -> bytes:
     return canonical_json(document)
 
 
-def object_files(registry: Registry, paths: Iterable[Path]) -> Iterator[tuple[Path, KindSpec]]:
-    """Object files under ``paths`` with their kind, found from where each file sits."""
+def object_files(
+    registry: Registry, paths: Iterable[Path], problems: list[str]
+) -> Iterator[tuple[Path, KindSpec]]:
+    """Object files under ``paths`` with their kind, found from where each file sits.
+    A ``.json`` path that is a link or a special file is a problem, never followed."""
     for path in paths:
-        if not path.exists():
+        if not os.path.lexists(path):
             raise UsageError(f"{path}: no such file or folder")
-        candidates = sorted(path.rglob("*.json")) if path.is_dir() else [path]
+        candidates = _json_files(path) if path.is_dir() and not path.is_symlink() else [path]
         for candidate in candidates:
             if ".git" in candidate.parts:
                 continue
-            spec = _kind_of(registry, candidate.resolve())
-            if spec is not None:
-                yield candidate, spec
+            spec = _kind_of(registry, Path(os.path.abspath(candidate)))
+            if spec is None:
+                continue
+            mode = os.lstat(candidate).st_mode
+            if not stat.S_ISREG(mode):
+                problems.append(f"{candidate}: {kind_of_mode(mode)}; {ONLY_REGULAR}")
+                continue
+            yield candidate, spec
+
+
+def _json_files(folder: Path) -> list[Path]:
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        links = [d for d in dirnames if d.endswith(".json")]  # a folder or link named *.json
+        found.extend(Path(dirpath) / n for n in sorted(filenames + links) if n.endswith(".json"))
+    return found
 
 
 def _kind_of(registry: Registry, path: Path) -> KindSpec | None:
@@ -56,10 +77,13 @@ def fmt(registry: Registry, paths: Iterable[Path], *, check: bool) -> FmtResult:
     result = FmtResult()
     problems: list[str] = []
     updates: list[tuple[Path, bytes]] = []
-    for path, spec in object_files(registry, paths):
+    sizes = SizeCheck(tree_bounds())
+    for path, spec in object_files(registry, paths, problems):
         result.checked += 1
-        data = path.read_bytes()
+        if not sizes.admit(str(path), path.lstat().st_size):
+            continue
         try:
+            data = read_regular(path, str(path), sizes.bounds.max_file)
             canonical = canonical_form(spec, data, str(path))
         except TreeError as exc:
             problems.extend(exc.problems)
@@ -67,9 +91,9 @@ def fmt(registry: Registry, paths: Iterable[Path], *, check: bool) -> FmtResult:
         if canonical != data:
             result.changed.append(path)
             updates.append((path, canonical))
+    problems.extend(sizes.problems)
     if problems:
         raise TreeError(problems[0], problems)
     if not check:
-        for path, canonical in updates:
-            path.write_bytes(canonical)
+        write_files([(path, canonical, str(path)) for path, canonical in updates])
     return result

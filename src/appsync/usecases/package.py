@@ -24,7 +24,9 @@ from appsync.canonical.tree import (
     sidecar_paths,
 )
 from appsync.clock import now_utc
-from appsync.errors import AppsyncError, PackageError
+from appsync.errors import AppsyncError, PackageError, RepoError, TreeError
+from appsync.fsio import read_tree
+from appsync.gitstore import open_repo
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_history, read_objects, read_snapshot
 from appsync.kinds import Registry
@@ -49,12 +51,14 @@ from appsync.package import (
     zip_bytes,
 )
 from appsync.package.layout import (
+    PackageSource,
     checksums_bytes,
     config_bytes,
     metadata_bytes,
     model_problems,
     readme,
 )
+from appsync.package.limits import tree_bounds
 from appsync.package.names import show
 from appsync.plan.model import Plan, Source
 from appsync.usecases.apply import ApplyOptions, ApplyOutcome, Interaction, actor, run_apply
@@ -95,29 +99,17 @@ def pack_folder(registry: Registry, app_dir: Path, out: Path, options: PackOptio
         expected = f"<repo>/{APPS_ROOT}/<app>/{APP_FILE}"
         raise AppsyncError(f"{app_dir}: not an app folder (expected {expected})")
     root = app_dir.parent.parent
-    shared = {root / spec.folder for spec in registry if spec.scope == "instance"}
-    folders = [app_dir, *sorted(shared)]
-    files = {}
-    for folder in folders:
-        files.update(_read_folder(root, folder))
-    return _pack(registry, files, app_dir.name, out, options, default_at=None)
+    shared = {spec.folder for spec in registry if spec.scope == "instance"}
+    folders = [f"{APPS_ROOT}/{app_dir.name}", *sorted(shared)]
+    try:
+        files = read_tree(root, folders, bounds=tree_bounds())
+    except TreeError as exc:
+        raise AppsyncError(exc.problems[0], exc.problems) from exc
 
+    def source(tree: dict[str, bytes]) -> PackageSource:
+        return git_source(registry, root, folders, app_dir.name, tree, options)
 
-def _read_folder(root: Path, folder: Path) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames.sort()
-        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-        for name in sorted(filenames + links):
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                raise AppsyncError(f"{rel}: a symbolic link; packages hold plain files only")
-            try:
-                files[rel] = path.read_bytes()
-            except OSError as exc:
-                raise AppsyncError(f"{rel}: cannot read: {exc.strerror}") from exc
-    return files
+    return _pack(registry, files, app_dir.name, out, options, default_at=None, source=source)
 
 
 def export_zip(
@@ -135,18 +127,22 @@ def export_zip(
     folder = rendered.paths[(registry.app.kind, app_id)].split("/")[1]
     if options.environment == "DEV" and instance.name.upper() in ("STAGING", "PROD"):
         options = replace(options, environment=instance.name.upper())
-    return _pack(registry, rendered.files, folder, out, options, default_at=at)
+    return _pack(
+        registry,
+        rendered.files,
+        folder,
+        out,
+        options,
+        default_at=at,
+        source=lambda _: PackageSource(instance=instance.name),
+    )
 
 
-def _pack(
-    registry: Registry,
-    files: dict[str, bytes],
-    folder: str,
-    out: Path,
-    options: PackOptions,
-    *,
-    default_at: str | None,
-) -> PackResult:
+def _select(
+    registry: Registry, files: dict[str, bytes], folder: str, options: PackOptions
+) -> tuple[Obj, list[Obj], dict[str, bytes], list[str]]:
+    """What a package of ``folder`` holds: its app, the objects, the tree, and warnings
+    about files left out."""
     prefix = f"{APPS_ROOT}/{folder}/"
     warnings: list[str] = []
     owned = {p for p in files if not p.startswith(APPS_ROOT) or p.startswith(prefix)}
@@ -168,8 +164,48 @@ def _pack(
     for path in sorted(p for p in files if p.startswith(prefix) and p not in tree):
         if kind_of_path(registry, path) is None and path not in referenced:
             warnings.append(f"{path}: not packed (no kind owns it and no object names it)")
+    return app, chosen, tree, warnings
+
+
+def git_source(
+    registry: Registry,
+    root: Path,
+    folders: list[str],
+    folder: str,
+    tree: dict[str, bytes],
+    options: PackOptions,
+) -> PackageSource:
+    """The commit a folder pack comes from, and whether the package holds exactly what
+    packing that commit would (no uncommitted change to anything it packs)."""
+    try:
+        repo = open_repo(root)
+    except RepoError:
+        return PackageSource()
+    head = repo.head_commit
+    if head is None:
+        return PackageSource()
+    try:
+        committed = repo.files_at(head, folders, bounds=tree_bounds())
+        clean = _select(registry, committed, folder, options)[2] == tree
+    except (AppsyncError, StopIteration):
+        clean = False
+    return PackageSource(commit=head, clean=clean)
+
+
+def _pack(
+    registry: Registry,
+    files: dict[str, bytes],
+    folder: str,
+    out: Path,
+    options: PackOptions,
+    *,
+    default_at: str | None,
+    source: Callable[[dict[str, bytes]], PackageSource],
+) -> PackResult:
+    app, chosen, tree, warnings = _select(registry, files, folder, options)
     try:
         metadata = _metadata(registry, options, app, folder, chosen, tree, default_at)
+        metadata = metadata.model_copy(update={"source": source(tree)})
     except ValidationError as exc:
         raise AppsyncError("; ".join(model_problems("metadata", exc))) from exc
     entries = {

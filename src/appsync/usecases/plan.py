@@ -16,6 +16,7 @@ from appsync.instance.connect import Instance
 from appsync.instance.reader import read_instance_id, read_snapshot
 from appsync.kinds import Registry
 from appsync.model import Obj, SyncState
+from appsync.package.limits import tree_bounds
 from appsync.plan.builder import build_plan, finalize
 from appsync.plan.model import Plan, PlanBindings, Source, TargetInfo
 from appsync.usecases.merge import merge_conflicts
@@ -35,11 +36,11 @@ def load_desired(repo: GitRepo, registry: Registry, ref: str | None = None) -> D
     if ref is not None:
         commit: str | None = repo.resolve(ref)
         assert commit is not None
-        files = repo.files_at(commit, roots)
+        files = repo.files_at(commit, roots, bounds=tree_bounds())
         source = Source(commit=commit, ref=ref, dirty=False, origin=f"git:{commit}")
     else:
         commit = repo.head_commit
-        files = repo.work_tree_files(roots)
+        files = repo.work_tree_files(roots, bounds=tree_bounds())
         dirty = repo.is_dirty((*roots, CONFIG_FILE))
         origin = f"git:{commit or 'none'}{'-dirty' if dirty else ''}"
         source = Source(commit=commit, ref=repo.head_ref, dirty=dirty, origin=origin)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from appsync.errors import UsageError
+from appsync.package.layout import PackageSource
 from appsync.usecases.targets import Target
 
 DEFAULTS: dict[str, Any] = {"conflicts": "prompt", "transaction": "full", "prune": False}
@@ -34,3 +35,31 @@ def check_protected(target: Target, *, dirty: bool, conflicts: str, force: bool)
         raise UsageError(
             f"environment '{target.name}' is protected: --conflicts overwrite needs --force"
         )
+
+
+def check_protected_package(
+    target: Target, *, package: str, source: PackageSource | None, force: bool
+) -> None:
+    """A protected environment takes imports only of packages packed from a clean commit
+    (as it takes applies only from one), unless ``--force``. What metadata.json says is not
+    proof (whoever edits a package can recompute its checksums): this guards against
+    mistakes, such as packing a folder with uncommitted edits."""
+    if target.environment is None or not target.environment.protected or force:
+        return
+    if source is not None and source.commit and source.clean:
+        return
+    if source is None:
+        why = "does not say which commit it was packed from (an older appsync made it)"
+    elif source.commit:
+        why = (
+            f"was packed from commit {source.commit[:12]} with uncommitted changes "
+            "(commit them, then pack again)"
+        )
+    elif source.instance:
+        why = f"was exported from instance {source.instance}, not packed from a commit"
+    else:
+        why = "was not packed from a Git commit"
+    raise UsageError(
+        f"environment '{target.name}' is protected: it takes imports only of packages packed "
+        f"from a clean commit, and {package} {why}; --force imports it anyway"
+    )

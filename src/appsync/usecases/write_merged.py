@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from appsync.canonical.revs import make_obj
 from appsync.canonical.tree import render_object
 from appsync.clock import now_utc
+from appsync.fsio import write_atomic
 from appsync.gitstore import GitRepo
 from appsync.kinds import Registry
 from appsync.model import HistoryEntry, Obj
@@ -38,8 +39,6 @@ def write_merged(
         )
         obj = make_obj(spec, content, history)
         for path, data in render_object(spec, obj, change.path).items():
-            target = repo.root / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            write_atomic(repo.root / path, data, display=path)
             written.append(path)
     return written

@@ -17,26 +17,34 @@ from appsync.usecases.targets import open_target, resolve_target, tree_registry
 
 REPO_OPTION = click.option(
     "--repo",
+    "--dir",
     "repo_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("."),
     show_default=True,
-    help="The Git repository holding the canonical tree.",
+    help="The project folder (holding appsync.yaml and the tree), or any folder inside it "
+    "or its repository: the repository is found upwards, the project is the nearest "
+    "folder with an appsync.yaml.",
 )
 
 
 @click.command("init")
 @click.argument("directory", type=click.Path(path_type=Path), default=Path("."))
 def init_command(directory: Path) -> None:
-    """Create a Git repository with an appsync.yaml in DIRECTORY.
+    """Create a Git repository with an appsync.yaml in DIRECTORY — or, inside an existing
+    repository, an appsync project in that folder (a monorepo may hold several).
 
     \b
     Example:
       appsync init myapps
       cd myapps && appsync env add dev --url sqlite:///dev.db
+      appsync init platform/cms          # inside an existing repository
     """
-    init_uc.init(directory)
-    click.echo(f"Initialised appsync repository in {directory}")
+    repo = init_uc.init(directory)
+    if repo.prefix:
+        click.echo(f"Added an appsync project in {repo.prefix} of the repository {repo.top}")
+    else:
+        click.echo(f"Initialised appsync repository in {directory}")
 
 
 @click.group("instance")

@@ -7,25 +7,53 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, RepositoryOpenFlag, SortMode
+from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, SortMode
 
 from appsync.errors import RepoError, TreeError
 from appsync.fsio import ONLY_REGULAR, Bounds, SizeCheck, read_tree
 from appsync.gitstore.locks import clear_stale_lock, owning_index
 
 DEFAULT_AUTHOR = ("appsync", "appsync@localhost")
+#: The file that marks a project's folder (appsync.config.CONFIG_FILE).
+CONFIG_NAME = "appsync.yaml"
 
 
 class GitRepo:
-    def __init__(self, repo: pygit2.Repository) -> None:
+    """A repository, seen from the project in it: ``root`` is the folder that holds
+    appsync.yaml and the tree (the work tree's top, or a subfolder of a larger repository:
+    ``prefix``); every path this class takes and gives is relative to it."""
+
+    def __init__(self, repo: pygit2.Repository, prefix: str = "") -> None:
         self._repo = repo
         workdir = repo.workdir
         if workdir is None:
             raise RepoError(f"{repo.path}: a bare repository has no work tree")
-        self.root = Path(workdir)
+        self.top = Path(workdir)
+        self.prefix = prefix.strip("/")
+        self.root = self.top / self.prefix if self.prefix else self.top
         #: Things appsync did on its own that the user should hear about (a stale lock
         #: cleared); the command prints them.
         self.notes: list[str] = []
+
+    def _full(self, path: str) -> str:
+        """A project path as the repository knows it."""
+        return f"{self.prefix}/{path}" if self.prefix else path
+
+    def _local(self, path: str) -> str | None:
+        """A repository path as the project knows it; None outside the project."""
+        if not self.prefix:
+            return path
+        lead = self.prefix + "/"
+        return path[len(lead) :] if path.startswith(lead) else None
+
+    def _status(self) -> dict[str, int]:
+        """Status of the project's paths (ignored files aside), by project path."""
+        found: dict[str, int] = {}
+        for path, flags in self._repo.status().items():
+            local = self._local(path)
+            if local is not None and flags != FileStatus.IGNORED:
+                found[local] = flags
+        return found
 
     # ------------------------------------------------------------------ reading
 
@@ -63,7 +91,7 @@ class GitRepo:
         check = SizeCheck(bounds or Bounds())
         for root in roots:
             try:
-                entry = commit.tree[root]
+                entry = commit.tree[self._full(root)]
             except KeyError:
                 continue
             if entry.type_str == "tree":
@@ -112,17 +140,20 @@ class GitRepo:
         regular files are content: links, special files and nested repositories are
         refused, as are files past ``bounds`` (see :func:`appsync.fsio.read_tree`)."""
         return read_tree(
-            self.root, roots, bounds=bounds or Bounds(), ignored=self._repo.path_is_ignored
+            self.root,
+            roots,
+            bounds=bounds or Bounds(),
+            ignored=lambda path: bool(self._repo.path_is_ignored(self._full(path))),
         )
 
     def dirty_paths(self) -> set[str]:
         """Paths whose work-tree or index state differs from HEAD (ignored files aside)."""
-        return {p for p, flags in self._repo.status().items() if flags != FileStatus.IGNORED}
+        return set(self._status())
 
     def deleted_paths(self) -> set[str]:
         """Tracked paths deleted in the work tree or staged for deletion."""
         gone = FileStatus.WT_DELETED | FileStatus.INDEX_DELETED
-        return {p for p, flags in self._repo.status().items() if flags & gone}
+        return {p for p, flags in self._status().items() if flags & gone}
 
     def staged_elsewhere(self, changes: Mapping[str, bytes | None]) -> list[str]:
         """Paths of ``changes`` for which the user has staged something else: the index
@@ -132,9 +163,10 @@ class GitRepo:
         head = None if self._repo.head_is_unborn else self._repo.head.peel(pygit2.Tree)
         found: list[str] = []
         for path, data in sorted(changes.items()):
-            staged = index[path].id if path in index else None
+            full = self._full(path)
+            staged = index[full].id if full in index else None
             try:
-                committed = head[path].id if head is not None else None
+                committed = head[full].id if head is not None else None
             except KeyError:
                 committed = None
             wanted = pygit2.hash(data) if data is not None else None
@@ -147,7 +179,7 @@ class GitRepo:
         is locked (a lock a killed appsync left is cleared, with a note) or the repository's
         folder cannot be written."""
         git_dir = Path(self._repo.path)
-        note = clear_stale_lock(git_dir, self.root)
+        note = clear_stale_lock(git_dir, self.top)
         if note:
             self.notes.append(note)
         for folder in (git_dir, git_dir / "objects"):
@@ -161,9 +193,7 @@ class GitRepo:
     def is_dirty(self, roots: Iterable[str] | None = None) -> bool:
         """Whether anything under ``roots`` (folders or single files) differs from HEAD."""
         scope = tuple(roots) if roots is not None else None
-        for path, flags in self._repo.status().items():
-            if flags == FileStatus.IGNORED:
-                continue
+        for path in self._status():
             if scope is None or any(path == r or path.startswith(f"{r}/") for r in scope):
                 return True
         return False
@@ -198,10 +228,10 @@ class GitRepo:
             index.read_tree(parent.tree)
             for path, data in sorted(changes.items()):
                 if data is None:
-                    index.remove(path)
+                    index.remove(self._full(path))
                 else:
                     blob = self._repo.create_blob(data)
-                    index.add(pygit2.IndexEntry(path, blob, FileMode.BLOB))
+                    index.add(pygit2.IndexEntry(self._full(path), blob, FileMode.BLOB))
             tree = index.write_tree(self._repo)
             author = self.signature()
             oid = self._repo.create_commit(None, author, author, message, tree, [parent.id])
@@ -245,10 +275,11 @@ class GitRepo:
         if not changes:
             return None
         try:
-            with owning_index(Path(self._repo.path), self.root, self.notes):
+            with owning_index(Path(self._repo.path), self.top, self.notes):
                 index = self._repo.index
                 index.read(True)
-                for path, data in sorted(changes.items()):
+                full = {self._full(p): d for p, d in changes.items()}
+                for path, data in sorted(full.items()):
                     if data is not None:
                         index.add(path)
                     elif path in index:
@@ -258,7 +289,7 @@ class GitRepo:
                 staged = pygit2.Index()
                 if head is not None:
                     staged.read_tree(head.tree)
-                for path, data in sorted(changes.items()):
+                for path, data in sorted(full.items()):
                     if data is not None:
                         entry = index[path]
                         staged.add(pygit2.IndexEntry(path, entry.id, entry.mode))
@@ -279,7 +310,7 @@ class GitRepo:
         """What ``git commit -a`` would commit: tracked files changed or deleted in the
         work tree, with their bytes (``None``: deleted)."""
         changes: dict[str, bytes | None] = {}
-        for path, flags in self._repo.status().items():
+        for path, flags in self._status().items():
             if flags & FileStatus.WT_DELETED:
                 changes[path] = None
             elif flags & (FileStatus.WT_MODIFIED | FileStatus.INDEX_MODIFIED):
@@ -306,28 +337,32 @@ def _entry_kind(entry: pygit2.Object) -> str:
 
 
 def open_repo(path: Path) -> GitRepo:
+    """The repository ``path`` is in (searching upwards, as git does), seen from its
+    project: the nearest folder from ``path`` up that holds appsync.yaml, else the
+    repository's top (a monorepo may hold several projects, each in its folder)."""
     if not path.is_dir():
         raise RepoError(f"{path}: no such folder")
+    start = Path(os.path.realpath(path))
     try:
-        repo = pygit2.Repository(str(path), RepositoryOpenFlag.NO_SEARCH)
-    except pygit2.GitError as exc:
-        raise RepoError(f"{path}: not a Git repository (run 'appsync init {path}')") from exc
-    return GitRepo(repo)
+        found = pygit2.discover_repository(str(start))
+        repo = pygit2.Repository(found) if found else None
+    except pygit2.GitError:
+        repo = None
+    if repo is None or repo.workdir is None:
+        raise RepoError(f"{path}: not a Git repository, nor inside one (run 'appsync init {path}')")
+    top = Path(os.path.realpath(repo.workdir))
+    inside = [f for f in [start, *start.parents] if f.is_relative_to(top)]
+    project = next((f for f in inside if (f / CONFIG_NAME).is_file()), top)
+    return GitRepo(repo, project.relative_to(top).as_posix() if project != top else "")
 
 
 def find_repo_root(start: Path) -> Path | None:
-    """The work tree of the repository ``start`` is in, searching upwards, if any."""
+    """The project folder (see :func:`open_repo`) of the repository ``start`` is in, if
+    it is in one."""
     try:
-        found = pygit2.discover_repository(str(start.resolve()))
-    except pygit2.GitError:
+        return open_repo(start).root
+    except RepoError:
         return None
-    if found is None:
-        return None
-    try:
-        workdir = pygit2.Repository(found).workdir
-    except pygit2.GitError:
-        return None
-    return Path(workdir) if workdir else None
 
 
 def init_repo(path: Path, initial_branch: str = "main") -> GitRepo:

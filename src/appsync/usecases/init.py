@@ -8,7 +8,7 @@ from pathlib import Path
 from appsync.config.model import CONFIG_FILE, TEMPLATE
 from appsync.errors import UsageError
 from appsync.fsio import TEMP_SUFFIX, write_atomic
-from appsync.gitstore import GitRepo, init_repo
+from appsync.gitstore import GitRepo, find_repo_root, init_repo, open_repo
 
 GITIGNORE = ".gitignore"
 GITATTRIBUTES = ".gitattributes"
@@ -76,13 +76,18 @@ def ensure_gitignore(root: Path) -> bytes:
 
 
 def init(path: Path) -> GitRepo:
+    """A new repository with an appsync project at its top — or, inside an existing
+    repository (a monorepo), a project in that folder, committed on its own."""
     if (path / CONFIG_FILE).exists():
         raise UsageError(f"{path / CONFIG_FILE} already exists")
-    if (path / ".git").exists():
-        raise UsageError(f"{path} is already a Git repository; add {CONFIG_FILE} by hand")
     if path.exists() and not path.is_dir():
         raise UsageError(f"{path} exists and is not a folder")
-    repo = init_repo(path)
+    known = next((f for f in [path, *path.absolute().parents] if f.is_dir()), None)
+    existing = find_repo_root(known) if known is not None else None
+    if existing is None:
+        init_repo(path)
+    else:
+        path.mkdir(parents=True, exist_ok=True)
     files = {
         CONFIG_FILE: TEMPLATE.encode("utf-8"),
         GITATTRIBUTES: ATTRIBUTES.encode("utf-8"),
@@ -90,5 +95,8 @@ def init(path: Path) -> GitRepo:
     for name, data in files.items():
         write_atomic(path / name, data)
     files[GITIGNORE] = ensure_gitignore(path)
-    repo.commit_paths(dict(files), "Initialise appsync repository")
+    repo = open_repo(path)
+    where = f" in {repo.prefix}" if repo.prefix else ""
+    message = "Add an appsync project" + where if existing else "Initialise appsync repository"
+    repo.commit_paths(dict(files), message)
     return repo

@@ -52,19 +52,70 @@ def reg() -> Registry:
 
 
 class PgServer:
-    """Creates throw-away databases on the test server."""
+    """Empty databases on the test server. Each worker keeps a small pool: a database a
+    test used is emptied (its public schema dropped and made anew, any session still on it
+    ended) when the next test takes it — much cheaper than creating and dropping one per
+    test. The pool is dropped when the session ends."""
 
     def __init__(self, url: str) -> None:
         self.url = make_url(url).set(drivername="postgresql+psycopg")
         self.engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
         self.created: list[str] = []
+        self.free: list[str] = []
+        self.busy: list[str] = []
+        self.prefix = (
+            f"appsync_t_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:6]}"
+        )
+
+    def _url(self, name: str) -> str:
+        return self.url.set(database=name).render_as_string(hide_password=False)
 
     def new_database(self) -> str:
-        name = f"appsync_t_{uuid.uuid4().hex[:12]}"
+        while self.free:
+            name = self.free.pop()
+            if self._empty(name):
+                self.busy.append(name)
+                return self._url(name)
+        name = f"{self.prefix}_{len(self.created)}"
         with self.engine.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         self.created.append(name)
-        return self.url.set(database=name).render_as_string(hide_password=False)
+        self.busy.append(name)
+        return self._url(name)
+
+    def _empty(self, name: str) -> bool:
+        with self.engine.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :d AND pid <> pg_backend_pid()"
+                ),
+                {"d": name},
+            )
+        engine = create_engine(self.url.set(database=name), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SET lock_timeout = '5s'"))
+                schemas = connection.execute(
+                    text(
+                        "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                        "AND nspname <> 'information_schema'"
+                    )
+                ).scalars()
+                for schema in list(schemas):
+                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                connection.execute(text("CREATE SCHEMA public"))
+                connection.execute(text("GRANT ALL ON SCHEMA public TO PUBLIC"))
+            return True
+        except Exception:  # a database that cannot be emptied is left for drop_all
+            return False
+        finally:
+            engine.dispose()
+
+    def release(self) -> None:
+        """The databases the last test used go back to the pool."""
+        self.free.extend(self.busy)
+        self.busy.clear()
 
     def drop_all(self) -> None:
         with self.engine.connect() as connection:
@@ -73,15 +124,28 @@ class PgServer:
         self.engine.dispose()
 
 
+_SERVERS: list[PgServer] = []
+
+
+@pytest.fixture(autouse=True)
+def _pg_pool() -> Iterator[None]:
+    """After each test, its PostgreSQL databases return to the pool."""
+    yield
+    for server in _SERVERS:
+        server.release()
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     url = pg_server_url()
     if not url:
         pytest.skip(f"{PG_ENV} is not set: PostgreSQL tests skipped (CI always sets it)")
     server = PgServer(url)
+    _SERVERS.append(server)
     try:
         yield server
     finally:
+        _SERVERS.remove(server)
         server.drop_all()
 
 

@@ -20,7 +20,7 @@ from tests.directus_project import build
 from tests.directus_server import Directus, Install, running
 from tests.helpers import git, run, table_digest
 
-pytestmark = pytest.mark.directus
+pytestmark = [pytest.mark.directus, pytest.mark.xdist_group("directus-errors")]
 
 
 @dataclass

@@ -3,20 +3,27 @@ names across commands, results as JSON, --debug anywhere."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import click
 import pytest
 
+from appsync.cli.main import COMMANDS as LAZY
 from appsync.cli.main import cli
 from tests.helpers import run
 
 
 def _leaves(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found: list[tuple[str, ...]] = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             found += _leaves(command, (*prefix, name))
         else:
@@ -60,3 +67,48 @@ def test_apply_reports_json_and_debug_goes_anywhere(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="no such folder"):
         run("plan", prod, "--repo", str(tmp_path / "nowhere"), "--debug")
     assert run("plan", prod, "--repo", str(tmp_path / "nowhere")).exit_code == 1
+
+
+def test_the_command_table_lists_every_command_with_its_own_short_help() -> None:
+    """cli/main.py names each command's module and first sentence, so that start-up loads
+    nothing else: the table must agree with the commands themselves."""
+    ctx = click.Context(cli)
+    for name, entry in LAZY.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name
+        assert entry.short == command.get_short_help_str(limit=10_000), name
+    defined = set()
+    for module in {entry.module for entry in LAZY.values()}:
+        for value in vars(importlib.import_module(module)).values():
+            if isinstance(value, click.Command) and not _is_subcommand(value):
+                defined.add(value.name)
+    assert defined == set(LAZY), "a command defined in appsync/cli is missing from the table"
+
+
+def _is_subcommand(command: click.Command) -> bool:
+    for entry in LAZY.values():
+        group = getattr(importlib.import_module(entry.module), entry.attr)
+        if isinstance(group, click.Group) and command in group.commands.values():
+            return True
+    return False
+
+
+@pytest.mark.parametrize("words", [("--version",), ("plan", "--help"), ("--help",)])
+def test_start_up_loads_no_engine(words: tuple[str, ...]) -> None:
+    """``appsync --version`` and ``appsync plan --help`` import neither SQLAlchemy, pygit2,
+    pydantic nor the engine's modules (the start-up target in BENCHMARKS.md)."""
+    probe = (
+        "import sys\n"
+        "from appsync.cli.main import main\n"
+        "try:\n"
+        f"    main({list(words)!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in "
+        "('sqlalchemy', 'pygit2', 'pydantic', 'ruamel', 'deepdiff', 'psycopg')"
+        " or m.startswith(('appsync.usecases', 'appsync.instance', 'appsync.plan'))]\n"
+        "print(','.join(sorted(heavy)), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "", f"start-up imported: {done.stderr.strip()}"

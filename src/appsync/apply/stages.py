@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from appsync.canonical.revs import make_obj
+from appsync.choices import Mode
 from appsync.errors import UsageError
 from appsync.kinds import KindSpec, Registry
 from appsync.paths import values_at
 from appsync.plan.model import Change, from_jsonable
 
 Op = Literal["create", "update", "delete"]
-Mode = Literal["full", "batch", "per-category"]
 
 
 @dataclass(frozen=True)

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from appsync.config import load_config
+from appsync.choices import MODES, STRATEGIES
+from appsync.cli.options import REPO_OPTION
 from appsync.errors import TreeError, UsageError
-from appsync.gitstore import open_repo
-from appsync.kinds import Registry, registry
-from appsync.usecases import export as export_uc
-from appsync.usecases import fmt as fmt_uc
-from appsync.usecases import init as init_uc
-from appsync.usecases.targets import open_target, resolve_target, tree_registry
 
-REPO_OPTION = click.option(
-    "--repo",
-    "--dir",
-    "repo_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="The project folder (holding appsync.yaml and the tree), or any folder inside it "
-    "or its repository: the repository is found upwards, the project is the nearest "
-    "folder with an appsync.yaml.",
-)
+if TYPE_CHECKING:
+    from appsync.kinds import Registry
+
+# The engine is imported inside each command: 'appsync export --help' loads none of it.
 
 
 @click.command("init")
@@ -40,6 +29,8 @@ def init_command(directory: Path) -> None:
       cd myapps && appsync env add dev --url sqlite:///dev.db
       appsync init platform/cms          # inside an existing repository
     """
+    from appsync.usecases import init as init_uc
+
     repo = init_uc.init(directory)
     if repo.prefix:
         click.echo(f"Added an appsync project in {repo.prefix} of the repository {repo.top}")
@@ -71,6 +62,7 @@ def instance_init(url: str, example: bool) -> None:
     """
     from appsync.instance.admin import init_instance
     from appsync.instance.connect import mask_url
+    from appsync.kinds import registry
 
     counts = init_instance(url, registry(), example=example)
     click.echo(f"Initialised instance {mask_url(url)}")
@@ -91,6 +83,7 @@ def instance_adopt(target: str, repo_dir: Path) -> None:
       appsync instance adopt sqlite:///directus/data.db
     """
     from appsync.gitstore import find_repo_root
+    from appsync.usecases.targets import open_target, resolve_target
 
     resolved = resolve_target(target, find_repo_root(repo_dir) or repo_dir)
     with open_target(resolved) as instance:
@@ -140,6 +133,11 @@ def export_command(
       appsync export prod --branch capture/prod-hotfix
       appsync export dev --app invoices --zip invoices.zip
     """
+    from appsync.config import load_config
+    from appsync.gitstore import open_repo
+    from appsync.usecases import export as export_uc
+    from appsync.usecases.targets import open_target, resolve_target
+
     if zip_file is not None:
         from appsync.cli.package_commands import export_zip
 
@@ -204,6 +202,8 @@ def fmt_command(paths: tuple[Path, ...], check: bool) -> None:
       appsync fmt
       appsync fmt --check apps/invoices
     """
+    from appsync.usecases import fmt as fmt_uc
+
     result = fmt_uc.fmt(_fmt_registry(paths), paths or (Path("."),), check=check)
     for path in result.changed:
         click.echo(f"{'would reformat' if check else 'reformatted'} {path}")
@@ -226,7 +226,9 @@ def validate_command(repo_dir: Path, ref: str | None) -> None:
       appsync validate                 # the work tree; exit 1 with every problem
       appsync validate --ref origin/main
     """
+    from appsync.gitstore import open_repo
     from appsync.usecases.check import check_tree
+    from appsync.usecases.targets import tree_registry
 
     repo = open_repo(repo_dir)
     checked = check_tree(repo, tree_registry(repo.root), ref)
@@ -261,6 +263,7 @@ def schema_command(out: Path, repo_dir: Path) -> None:
 
     from appsync.gitstore import find_repo_root
     from appsync.kinds.schema import schemas
+    from appsync.usecases.targets import tree_registry
 
     registry = tree_registry(find_repo_root(repo_dir))
     written = schemas(registry)
@@ -276,20 +279,11 @@ def schema_command(out: Path, repo_dir: Path) -> None:
 def _fmt_registry(paths: tuple[Path, ...]) -> Registry:
     """The platform of the repository the first path is in (reference outside one)."""
     from appsync.gitstore import find_repo_root
+    from appsync.usecases.targets import tree_registry
 
     start = paths[0] if paths else Path(".")
     root = find_repo_root(start if start.is_dir() else start.parent)
     return tree_registry(root)
-
-
-COMMANDS = [
-    init_command,
-    instance_group,
-    export_command,
-    fmt_command,
-    validate_command,
-    schema_command,
-]
 
 
 @click.group("env")
@@ -312,8 +306,8 @@ def env_group() -> None:
     help="Write a URL with a password in clear (a local file only: appsync.yaml is in Git).",
 )
 @click.option("--protected", is_flag=True, help="Apply only from a clean commit.")
-@click.option("--conflicts", type=click.Choice(["prompt", "overwrite", "skip", "merge"]))
-@click.option("--transaction", type=click.Choice(["full", "batch", "per-category"]))
+@click.option("--conflicts", type=click.Choice(STRATEGIES))
+@click.option("--transaction", type=click.Choice(MODES))
 @click.option("--prune/--no-prune", default=None)
 @click.option("--components", help="Default kinds to export, comma separated.")
 @click.option(
@@ -415,9 +409,6 @@ def env_list(repo_dir: Path, fmt: str) -> None:
             )
 
 
-COMMANDS.append(env_group)
-
-
 @click.command("demo")
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 def demo_command(directory: Path | None) -> None:
@@ -431,6 +422,3 @@ def demo_command(directory: Path | None) -> None:
     from appsync.cli.demo import run_demo
 
     run_demo(directory)
-
-
-COMMANDS.append(demo_command)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import difflib
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from appsync.plan.model import Change, Plan
-from appsync.plan.render import render_text
-from appsync.usecases.apply import Resolution
+if TYPE_CHECKING:
+    from appsync.plan.model import Change, Plan
+    from appsync.usecases.apply import Resolution
 
 
 def use_color(stream: object) -> bool:
@@ -36,6 +37,8 @@ class Console:
         return use_color(sys.stdout)
 
     def show_plan(self, plan: Plan) -> None:
+        from appsync.plan.render import render_text
+
         if self._show:
             click.echo(render_text(plan, color=self.color), nl=False)
 

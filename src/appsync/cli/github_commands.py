@@ -9,10 +9,6 @@ import click
 
 from appsync import __version__
 from appsync.errors import UsageError
-from appsync.github.api import GitHub
-from appsync.github.body import error_body, marker, plan_body
-from appsync.github.comment import pull_request, upsert
-from appsync.plan.model import Plan
 
 
 @click.group("github")
@@ -70,6 +66,11 @@ def comment_command(
       appsync plan prod --out plan.json --detailed-exitcode
       appsync github comment --target prod --plan-json plan.json
     """
+    from appsync.github.api import GitHub
+    from appsync.github.body import error_body, marker, plan_body
+    from appsync.github.comment import pull_request, upsert
+    from appsync.plan.model import Plan
+
     if plan_json is not None and error_file is not None:
         raise UsageError("give one of --plan-json FILE and --error-file FILE, not both")
     if plan_json is None and error_file is None:
@@ -95,6 +96,3 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the error output: {exc.strerror}") from exc
-
-
-COMMANDS = [github_group]

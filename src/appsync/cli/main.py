@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import click
 
@@ -12,26 +14,141 @@ from appsync import __version__
 from appsync.errors import AppsyncError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Entry(NamedTuple):
+    module: str
+    attr: str
+    short: str  # the first sentence of its help (tests/test_cli_habits.py checks it)
+
+
+_C, _S, _P = "appsync.cli.commands", "appsync.cli.sync_commands", "appsync.cli.package_commands"
+
+#: Every command, loaded only when it runs (or shows its own --help): ``appsync --version``
+#: and ``appsync plan --help`` import neither the engine nor the other commands.
+COMMANDS: dict[str, Entry] = {
+    "apply": Entry(_S, "apply_command", "Apply the repo (or a saved PLAN_FILE) to TARGET."),
+    "demo": Entry(
+        _C,
+        "demo_command",
+        "Play the whole story on SQLite in DIRECTORY (a new temporary folder by default).",
+    ),
+    "drift": Entry(
+        _S,
+        "drift_command",
+        "What changed on TARGET outside Git since appsync last applied to it (read-only).",
+    ),
+    "env": Entry(
+        _C,
+        "env_group",
+        "Manage the environments in appsync.yaml (comments and layout are kept).",
+    ),
+    "export": Entry(
+        _C, "export_command", "Write TARGET's apps into the canonical tree and commit them."
+    ),
+    "fmt": Entry(
+        _C, "fmt_command", "Put object files under PATHS (default: .) into canonical form."
+    ),
+    "force-unlock": Entry(
+        _S,
+        "force_unlock_command",
+        "Break TARGET's apply lock, left by an apply that died or hangs.",
+    ),
+    "github": Entry(
+        "appsync.cli.github_commands",
+        "github_group",
+        "GitHub Actions helpers (the appsync action runs these).",
+    ),
+    "import": Entry(
+        _P,
+        "import_command",
+        "Verify PACKAGE, then plan and apply it to TARGET (options and exit codes as apply; "
+        "options left out come from appsync.yaml's environment, then import_config.json).",
+    ),
+    "init": Entry(
+        _C,
+        "init_command",
+        "Create a Git repository with an appsync.yaml in DIRECTORY — or, inside an existing "
+        "repository, an appsync project in that folder (a monorepo may hold several).",
+    ),
+    "instance": Entry(
+        _C,
+        "instance_group",
+        "Create reference instances, or adopt a platform's existing database.",
+    ),
+    "log": Entry(
+        _S,
+        "log_command",
+        "The audit log of TARGET (who applied what, from which commit), newest first.",
+    ),
+    "pack": Entry(
+        _P,
+        "pack_command",
+        "Pack APP_DIR (<repo>/apps/<app>) and the instance-wide objects it needs into a ZIP.",
+    ),
+    "plan": Entry(
+        _S, "plan_command", "Show what apply would do to TARGET, per object and per field."
+    ),
+    "rollback": Entry(
+        _S,
+        "rollback_command",
+        "Bring TARGET back to the tree at an older commit or tag (plan + apply of that tree).",
+    ),
+    "schema": Entry(
+        _C,
+        "schema_command",
+        "Write a JSON Schema for each kind's object files (for editors), from the manifests "
+        "of the repository's platform.",
+    ),
+    "unpack": Entry(
+        _P,
+        "unpack_command",
+        "Write PACKAGE's canonical tree into a new folder, after verifying all of it.",
+    ),
+    "validate": Entry(
+        _C,
+        "validate_command",
+        "Check the tree without a database: structure, references inside it, conflict keys, "
+        "keyed lists, bindings, file kinds and sizes (for CI and pre-commit, no credentials).",
+    ),
+    "verify": Entry(
+        _P, "verify_command", "Check PACKAGE: integrity, structure, schema version, references."
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        command = getattr(importlib.import_module(entry.module), entry.attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the table above, without importing every command."""
+        import textwrap
+
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = []
+        for name in self.list_commands(ctx):
+            short = COMMANDS[name].short
+            if len(short) > limit:
+                short = textwrap.shorten(short, limit, placeholder="...", break_on_hyphens=False)
+            rows.append((name, short))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="appsync")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def cli(debug: bool) -> None:
     """appsync: low-code apps in Git. Export, plan, apply, roll back."""
-
-
-def _register() -> None:
-    from appsync.cli import commands, github_commands, package_commands, sync_commands
-
-    for command in [
-        *commands.COMMANDS,
-        *sync_commands.COMMANDS,
-        *package_commands.COMMANDS,
-        *github_commands.COMMANDS,
-    ]:
-        cli.add_command(command)
-
-
-_register()
 
 
 #: Libraries that log their own account of an error appsync reports in its one line

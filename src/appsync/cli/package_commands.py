@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from appsync.cli.console import Console
-from appsync.cli.sync_commands import apply_options, finish_apply, target_for
+from appsync.choices import ENVIRONMENTS, MODES, STRATEGIES
+from appsync.cli.options import apply_options
 from appsync.errors import UsageError
-from appsync.package import ENVIRONMENTS, ImportConfig, ImportOptions, Verified
-from appsync.package.names import show
-from appsync.usecases import package as package_uc
-from appsync.usecases.policy import check_protected, check_protected_package, effective
-from appsync.usecases.targets import open_target, tree_registry
+
+if TYPE_CHECKING:
+    from appsync.package import Verified
+    from appsync.usecases.package import PackOptions, PackResult
+
+# The engine is imported inside each command: 'appsync import --help' loads none of it.
 
 OUT_FILE = click.option(
     "-o",
@@ -47,14 +48,14 @@ def pack_options(command: Any) -> Any:
         ),
         click.option(
             "--conflicts",
-            type=click.Choice(["prompt", "overwrite", "skip", "merge"]),
+            type=click.Choice(STRATEGIES),
             default="prompt",
             show_default=True,
             help="import_config.json: the default conflict strategy of an import.",
         ),
         click.option(
             "--transaction",
-            type=click.Choice(["full", "batch", "per-category"]),
+            type=click.Choice(MODES),
             default="full",
             show_default=True,
             help="import_config.json: the default transaction mode of an import.",
@@ -83,7 +84,10 @@ def pack_options(command: Any) -> Any:
     return command
 
 
-def pack_settings(options: dict[str, Any]) -> package_uc.PackOptions:
+def pack_settings(options: dict[str, Any]) -> PackOptions:
+    from appsync.package import ImportConfig, ImportOptions
+    from appsync.usecases import package as package_uc
+
     config = ImportConfig(
         conflicts=options["conflicts"],
         transaction=options["transaction"],
@@ -104,7 +108,7 @@ def pack_settings(options: dict[str, Any]) -> package_uc.PackOptions:
     )
 
 
-def report_pack(result: package_uc.PackResult) -> None:
+def report_pack(result: PackResult) -> None:
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     meta = result.metadata
@@ -127,6 +131,8 @@ def pack_command(app_dir: Path, out: Path, **options: Any) -> None:
       appsync pack apps/invoices -o invoices-1.2.0.zip --tag 1.2.0 --notes "VAT fix"
     """
     from appsync.gitstore import find_repo_root
+    from appsync.usecases import package as package_uc
+    from appsync.usecases.targets import tree_registry
 
     root = find_repo_root(app_dir if app_dir.is_dir() else Path("."))
     reg = tree_registry(root)
@@ -137,6 +143,10 @@ def export_zip(
     target: str, repo_dir: Path, apps: tuple[str, ...], out: Path, tag: str | None
 ) -> None:
     """``export TARGET --app NAME --zip FILE``: one app straight from an instance."""
+    from appsync.cli.sync_commands import target_for
+    from appsync.usecases import package as package_uc
+    from appsync.usecases.targets import open_target
+
     if len(apps) != 1:
         raise UsageError("--zip packs one app: name it with --app")
     resolved = target_for(target, repo_dir)
@@ -148,6 +158,8 @@ def export_zip(
 
 def _describe(name: str, verified: Verified) -> str:
     """One line about a verified package; what it says about itself is escaped."""
+    from appsync.package.names import show
+
     meta = verified.metadata
     assert meta is not None
     counts = ", ".join(f"{n} {k}" for k, n in meta.objects.items())
@@ -187,6 +199,9 @@ def verify_command(package: Path, verify_integrity: bool | None, fmt: str) -> No
       appsync verify invoices-1.2.0.zip
       appsync verify invoices-1.2.0.zip --format json
     """
+    from appsync.package.names import show
+    from appsync.usecases import package as package_uc
+
     verified = package_uc.verify_package(None, package, integrity=verify_integrity)
     if fmt == "json":
         import json
@@ -225,6 +240,8 @@ def unpack_command(package: Path, out: Path) -> None:
     Example:
       appsync unpack invoices-1.2.0.zip -o out/
     """
+    from appsync.usecases import package as package_uc
+
     verified = package_uc.unpack(None, package, out)
     _warn(verified)
     click.echo(
@@ -267,6 +284,12 @@ def import_command(
       appsync import invoices-1.2.0.zip prod --yes
       appsync import invoices-1.2.0.zip prod --dry-run
     """
+    from appsync.cli.console import Console
+    from appsync.cli.sync_commands import finish_apply, target_for
+    from appsync.usecases import package as package_uc
+    from appsync.usecases.policy import check_protected, check_protected_package, effective
+    from appsync.usecases.targets import open_target
+
     if options["write_merged"]:
         raise UsageError("--write-merged needs a work tree; unpack the package into Git first")
     verified = package_uc.verify_package(None, package, integrity=verify_integrity)
@@ -312,6 +335,3 @@ def import_command(
             allow_role_creation=roles,
         )
     finish_apply(outcome, options["result_format"])
-
-
-COMMANDS: list[click.Command] = [pack_command, unpack_command, verify_command, import_command]

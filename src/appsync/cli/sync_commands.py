@@ -3,63 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from appsync.cli.commands import REPO_OPTION
-from appsync.cli.console import Console
-from appsync.cli.drift_render import render_drift
+from appsync.cli.options import FORMAT, REPO_OPTION, apply_options, select_options, selection
 from appsync.errors import AppsyncError, ConflictError, RepoError, UsageError
-from appsync.fsio import write_atomic
-from appsync.gitstore import GitRepo, open_repo
-from appsync.instance.state import read_audit, read_object_history
-from appsync.plan.model import Plan
-from appsync.plan.render import render
-from appsync.usecases.apply import ApplyOptions, ApplyOutcome, check_saved_plan, run_apply
-from appsync.usecases.drift import find_drift
-from appsync.usecases.plan import load_desired, make_plan
-from appsync.usecases.policy import check_protected, effective
-from appsync.usecases.select import Selection
-from appsync.usecases.targets import Target, open_target, resolve_target
-from appsync.usecases.write_merged import write_merged as write_merged_uc
 
-FORMAT = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+if TYPE_CHECKING:
+    from appsync.gitstore import GitRepo
+    from appsync.usecases.apply import ApplyOptions, ApplyOutcome
+    from appsync.usecases.select import Selection
+    from appsync.usecases.targets import Target
 
-
-def select_options(command: Callable[..., None]) -> Callable[..., None]:
-    """--app and --target: plan, apply or check only some objects (a partial plan)."""
-    command = click.option(
-        "--target",
-        "targets",
-        multiple=True,
-        metavar="KIND/ID|PATH",
-        help="Only this object (kind/id) or the objects at or under this tree path; "
-        "repeatable. The plan says it is partial.",
-    )(command)
-    return click.option(
-        "--app",
-        "select_apps",
-        multiple=True,
-        metavar="NAME",
-        help="Only this app's objects (name or folder slug); repeatable.",
-    )(command)
-
-
-def _selection(options: dict[str, Any]) -> Selection:
-    return Selection(tuple(options.pop("select_apps", ())), tuple(options.pop("targets", ())))
+# The engine is imported inside each command: 'appsync plan --help' loads none of it.
 
 
 def _repo_or_none(repo_dir: Path) -> GitRepo | None:
+    from appsync.gitstore import open_repo
+
     try:
         return open_repo(repo_dir)
     except RepoError:
@@ -67,6 +30,8 @@ def _repo_or_none(repo_dir: Path) -> GitRepo | None:
 
 
 def target_for(text: str, repo_dir: Path) -> Target:
+    from appsync.usecases.targets import resolve_target
+
     repo = _repo_or_none(repo_dir)
     return resolve_target(text, repo.root if repo else repo_dir)
 
@@ -115,10 +80,18 @@ def plan_command(
       appsync plan prod -o plan.json --detailed-exitcode
       appsync plan prod --app invoices --target admin/roles
     """
+    from appsync.cli.console import Console
+    from appsync.fsio import write_atomic
+    from appsync.gitstore import open_repo
+    from appsync.plan.render import render
+    from appsync.usecases.plan import make_plan
+    from appsync.usecases.policy import effective
+    from appsync.usecases.targets import open_target, resolve_target
+
     repo = open_repo(repo_dir)
     resolved = resolve_target(target, repo.root)
     pruning = bool(effective(resolved, "prune", prune))
-    select = _selection(selected)
+    select = selection(selected)
     with open_target(resolved, read_only=True) as instance:
         plan = make_plan(
             instance, repo, instance.registry, ref=ref, prune=pruning, merge=merge, select=select
@@ -131,62 +104,6 @@ def plan_command(
         raise ConflictError(f"{len(plan.conflicts)} conflict(s): {names}")
     if detailed_exitcode and plan.out_of_sync:
         raise SystemExit(2)
-
-
-def apply_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The options apply, rollback and import share. Options left out take the target
-    environment's defaults from appsync.yaml, then appsync's."""
-    options = [
-        REPO_OPTION,
-        click.option(
-            "--conflicts",
-            type=click.Choice(["prompt", "overwrite", "skip", "merge"]),
-            help="How to settle conflicts  [default: prompt]",
-        ),
-        click.option(
-            "--transaction",
-            type=click.Choice(["full", "batch", "per-category"]),
-            help="Transaction units  [default: full]",
-        ),
-        click.option(
-            "--allow-mass-delete",
-            is_flag=True,
-            help="Allow deleting more than half of an app's objects.",
-        ),
-        click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
-        click.option(
-            "--dry-run", is_flag=True, help="Apply inside a transaction and roll it back."
-        ),
-        click.option(
-            "--lock-timeout",
-            type=click.FloatRange(min=0),
-            default=0.0,
-            show_default=True,
-            help="Seconds to wait for another apply to finish.",
-        ),
-        click.option(
-            "--write-merged",
-            is_flag=True,
-            help="After a merge, write the merged objects into the work tree.",
-        ),
-        click.option(
-            "--force",
-            is_flag=True,
-            help="On a protected environment: allow --conflicts overwrite, and (import) a "
-            "package not packed from a clean commit.",
-        ),
-        click.option(
-            "--format",
-            "result_format",
-            type=click.Choice(["text", "json"]),
-            default="text",
-            show_default=True,
-            help="How to report the result: for people, or one JSON document.",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
 
 
 @click.command("apply")
@@ -210,7 +127,13 @@ def apply_command(
       appsync apply prod --dry-run
       appsync apply prod --conflicts merge --yes --format json
     """
-    select = _selection(options)
+    from appsync.cli.console import Console
+    from appsync.plan.model import Plan
+    from appsync.usecases.apply import check_saved_plan, run_apply
+    from appsync.usecases.policy import check_protected
+    from appsync.usecases.targets import open_target
+
+    select = selection(options)
     if plan_file is None:
         _apply_tree(target, ref=ref, prune=prune, command="apply", select=select, **options)
         return
@@ -257,12 +180,15 @@ def rollback_command(target: str, to_ref: str, prune: bool, **options: Any) -> N
       appsync rollback prod --to v1.4 --yes
       appsync rollback prod --to HEAD~1 --no-prune
     """
-    select = _selection(options)
+    select = selection(options)
     command = f"rollback --to {to_ref}"
     _apply_tree(target, ref=to_ref, prune=prune, command=command, select=select, **options)
 
 
 def _settings(target: Target, command: str, options: dict[str, Any]) -> ApplyOptions:
+    from appsync.usecases.apply import ApplyOptions
+    from appsync.usecases.policy import effective
+
     return ApplyOptions(
         conflicts=effective(target, "conflicts", options["conflicts"]),
         transaction=effective(target, "transaction", options["transaction"]),
@@ -283,6 +209,14 @@ def _apply_tree(
     select: Selection,
     **options: Any,
 ) -> None:
+    from appsync.cli.console import Console
+    from appsync.gitstore import open_repo
+    from appsync.usecases.apply import run_apply
+    from appsync.usecases.plan import load_desired, make_plan
+    from appsync.usecases.policy import check_protected, effective
+    from appsync.usecases.targets import open_target, resolve_target
+    from appsync.usecases.write_merged import write_merged as write_merged_uc
+
     repo = open_repo(options["repo_dir"])
     resolved = resolve_target(target, repo.root)
     settings = _settings(resolved, command, options)
@@ -406,6 +340,9 @@ def log_command(
       appsync log prod --limit 5
       appsync log prod --object 3f0c... --format json
     """
+    from appsync.instance.state import read_audit, read_object_history
+    from appsync.usecases.targets import open_target
+
     resolved = target_for(target, repo_dir)
     with open_target(resolved, read_only=True) as instance:
         if object_id:
@@ -445,8 +382,13 @@ def drift_command(
       appsync drift prod
       appsync drift prod --detailed-exitcode   # nightly: exit 2 when out of sync
     """
+    from appsync.cli.drift_render import render_drift
+    from appsync.gitstore import open_repo
+    from appsync.usecases.drift import find_drift
+    from appsync.usecases.targets import open_target, resolve_target
+
     repo = open_repo(repo_dir)
-    select = _selection(selected)
+    select = selection(selected)
     with open_target(resolve_target(target, repo.root), read_only=True) as instance:
         report = find_drift(instance, repo, instance.registry, select=select)
     click.echo(render_drift(report, fmt), nl=False)
@@ -469,7 +411,9 @@ def force_unlock_command(target: str, repo_dir: Path, yes: bool) -> None:
       appsync force-unlock prod          # shows who holds it, asks
       appsync force-unlock prod --yes
     """
+    from appsync.cli.console import Console
     from appsync.instance.lock import current_holder, force_unlock
+    from appsync.usecases.targets import open_target
 
     resolved = target_for(target, repo_dir)
     with open_target(resolved) as instance:
@@ -488,13 +432,3 @@ def force_unlock_command(target: str, repo_dir: Path, yes: bool) -> None:
                 raise UsageError("lock kept: nothing was changed")
         force_unlock(instance)
     click.echo(f"Unlocked {instance.target}.")
-
-
-COMMANDS = [
-    plan_command,
-    apply_command,
-    rollback_command,
-    drift_command,
-    log_command,
-    force_unlock_command,
-]

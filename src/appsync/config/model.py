@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from appsync import yamlio
+from appsync.choices import Mode, Strategy
 from appsync.errors import ConfigError
 
 CONFIG_FILE = "appsync.yaml"
@@ -42,8 +43,8 @@ class Environment(_Model):
     api: str | None = None
     token: str | None = None
     protected: bool = False
-    conflicts: Literal["prompt", "overwrite", "skip", "merge"] | None = None
-    transaction: Literal["full", "batch", "per-category"] | None = None
+    conflicts: Strategy | None = None
+    transaction: Mode | None = None
     prune: bool | None = None
     components: list[str] | None = None
     bindings: dict[str, str] = Field(default_factory=dict)

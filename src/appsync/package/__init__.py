@@ -10,7 +10,6 @@ from __future__ import annotations
 from appsync.package.extract import write_file, write_tree
 from appsync.package.layout import (
     CHECKSUMS,
-    ENVIRONMENTS,
     IMPORT_CONFIG,
     METADATA,
     PACKAGE_FILES,
@@ -29,7 +28,6 @@ from appsync.package.zipwrite import zip_bytes
 
 __all__ = [
     "CHECKSUMS",
-    "ENVIRONMENTS",
     "IMPORT_CONFIG",
     "METADATA",
     "PACKAGE_FILES",

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appsync.canonical.jsonform import canonical_json
+from appsync.choices import Environment, Mode, Strategy
 
 FORMAT = "appsync-package"
 #: The package schema this appsync writes; it reads every 1.x (a newer minor only adds).
@@ -22,13 +23,11 @@ IMPORT_CONFIG = "import_config.json"
 CHECKSUMS = "checksums.json"
 README = "README.md"
 PACKAGE_FILES = (METADATA, IMPORT_CONFIG, CHECKSUMS, README)
-ENVIRONMENTS = ("DEV", "STAGING", "PROD")
 TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$"
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
 
-Environment = Literal["DEV", "STAGING", "PROD"]
-Conflicts = Literal["prompt", "overwrite", "skip", "merge"]
-Transaction = Literal["full", "batch", "per-category"]
+Conflicts = Strategy
+Transaction = Mode
 
 
 class _Model(BaseModel):

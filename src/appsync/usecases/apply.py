@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from appsync.apply.evaluator import Adopt, ApplyFailed, ApplyReport, bound, evaluate
-from appsync.apply.stages import Mode, Step, build_units, step_for
+from appsync.apply.stages import Step, build_units, step_for
 from appsync.bindings import names_in
+from appsync.choices import Mode, Strategy
 from appsync.clock import now_utc
 from appsync.errors import AppsyncError, ConflictError, UsageError
 from appsync.instance.connect import Instance
@@ -25,7 +26,6 @@ from appsync.kinds import Registry
 from appsync.paths import values_at
 from appsync.plan.model import Change, Plan
 
-Strategy = Literal["prompt", "overwrite", "skip", "merge"]
 Resolution = Literal["repo", "live", "skip", "abort"]
 
 

@@ -1,4 +1,5 @@
-"""appsync.canonical.jcs against the RFC 8785 test vectors in ../shared/testdata/jcs/."""
+"""appsync.canonical.jcs against the RFC 8785 test vectors in ../shared/testdata/jcs/, and
+both canonical forms' fast paths against their reference implementations."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from appsync.canonical import jcs
+from appsync.canonical.jsonform import canonical_json
 from tests.conftest import SHARED
 
 VECTORS = SHARED / "testdata" / "jcs"
@@ -68,3 +70,28 @@ _values = st.recursive(
 @given(_values)
 def test_fast_path_matches_the_reference_implementation(value: object) -> None:
     assert jcs(value) == rfc8785.dumps(value)
+
+
+_tree_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_tree_values)
+def test_tree_form_fast_path_matches_the_standard_library(value: object) -> None:
+    """canonical_json takes orjson's path when it can; the bytes are the standard library's."""
+    text = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    assert canonical_json(value) == (text + "\n").encode("utf-8")
+
+
+@pytest.mark.parametrize("value", [float("nan"), [float("inf")], {"a": -float("inf")}])
+def test_tree_form_refuses_what_json_cannot_carry(value: object) -> None:
+    with pytest.raises(ValueError):
+        canonical_json(value)

@@ -221,7 +221,7 @@ def misplaced(registry: Registry, objs: Iterable[Obj]) -> list[str]:
     """Placeholders outside the fields that take bindings: they would never be bound."""
     problems = []
     for obj in objs:
-        if not names_in(obj.content):
+        if not obj.placeholders or not names_in(obj.content):
             continue
         spec = registry.get(obj.kind)
         outside: Any = obj.content

@@ -40,6 +40,9 @@ class Obj:
     #: For a live object: bindings it holds at a value an earlier apply wrote, not the
     #: environment's current one (:class:`appsync.bindings.Rebound`).
     rebound: tuple[Any, ...] = field(default=(), compare=False)
+    #: Whether the content may hold a ``${binding:NAME}`` placeholder (``False`` only when
+    #: it is known to hold none: found while its rev was computed).
+    placeholders: bool = field(default=True, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:

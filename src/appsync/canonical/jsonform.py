@@ -8,33 +8,44 @@ import math
 import re
 from typing import Any
 
+import orjson
 import rfc8785
 
 from appsync.errors import TreeError
 
-#: A number where numbers stand (at the start, or after ``:``, ``[`` or ``,``, and before
-#: ``,``, ``]``, ``}`` or the end). Text inside a string may look like one; that only costs
-#: the slow path, never a wrong result.
-_NUMBER = re.compile(r"(?:^|[:\[,])(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?=[,\]}]|$)")
+#: Where a number may stand that JCS (or the tree's form) writes differently from the
+#: standard library: after ``:``, ``[`` or ``,``, digits followed by a fraction or an
+#: exponent, or sixteen digits. Cheap to search for (a bare number is looked at apart: an
+#: anchor would slow the search down); text inside strings may match, which costs the
+#: precise check below and nothing else.
+_MAYBE_UNSAFE = re.compile(r"[:\[,]-?(?:\d+[.eE]|\d{16})")
+#: The precise check: such a number as a whole JSON token (at the start, or after ``:``,
+#: ``[`` or ``,``, and before ``,``, ``]``, ``}`` or the end).
+_UNSAFE_NUMBER = re.compile(
+    r"(?:^|[:\[,])-?(?:\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d{16,})(?=[,\]}]|$)"
+)
 #: Characters beyond the BMP: their keys sort differently in UTF-16 (JCS) and code points.
 _NON_BMP = re.compile("[\U00010000-\U0010ffff]")
-_SAFE_DIGITS = 15
 #: The deepest nesting any JSON appsync reads may have (tree files, packages, plans): real
 #: objects nest about ten levels; deeper input is refused before it can exhaust the stack.
 MAX_DEPTH = 64
+
+
+def _unsafe_numbers(text: str) -> bool:
+    """Whether compact JSON ``text`` holds a number with a fraction or an exponent, or an
+    integer too long to be exact in a double."""
+    if text[:1] not in "-0123456789" and _MAYBE_UNSAFE.search(text) is None:
+        return False
+    return _UNSAFE_NUMBER.search(text) is not None
 
 
 def _plain(text: str) -> bool:
     """Whether the standard library's compact, sorted serialization ``text`` is already the
     JCS form: no fractions or exponents, no integers too long to be exact in a double, no
     characters beyond the BMP."""
-    if _NON_BMP.search(text):
+    if _unsafe_numbers(text):
         return False
-    for match in _NUMBER.finditer(text):
-        token = match.group(1)
-        if "." in token or "e" in token or "E" in token or len(token.lstrip("-")) > _SAFE_DIGITS:
-            return False
-    return True
+    return text.isascii() or _NON_BMP.search(text) is None
 
 
 def jcs(value: Any) -> bytes:
@@ -60,9 +71,27 @@ def jcs(value: Any) -> bytes:
 
 def canonical_json(value: Any) -> bytes:
     """The bytes of a tree file: UTF-8, keys sorted, two-space indent, ``\\n`` line ends,
-    one final newline, non-ASCII kept, numbers in their shortest round-trip form."""
+    one final newline, non-ASCII kept, numbers in their shortest round-trip form.
+
+    The standard library's indenting encoder is pure Python; orjson writes the same bytes
+    ten times faster for values without fractions, exponents or integers past 64 bits
+    (tests/test_jcs.py checks byte for byte). The compact C encoder vets the value first:
+    it refuses NaN and infinities (which orjson would write as ``null``) and shows whether
+    any number needs the standard library's own spelling.
+    """
+    compact = json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    if not _unsafe_numbers(compact):
+        try:
+            return orjson.dumps(value, option=_INDENTED)
+        except (TypeError, orjson.JSONEncodeError):
+            pass  # a key that is not a string, a surrogate: the standard library decides
     text = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     return (text + "\n").encode("utf-8")
+
+
+_INDENTED = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
 def parse_json(data: bytes, where: str, *, max_depth: int = MAX_DEPTH) -> Any:

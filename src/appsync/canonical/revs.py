@@ -53,6 +53,10 @@ def rev_of(content: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(jcs(hashable_content(content))).hexdigest()
 
 
+#: How a binding placeholder starts, as it appears in the JCS text of a value.
+_PLACEHOLDER = b"${binding:"
+
+
 def make_obj(
     spec: KindSpec,
     content: dict[str, Any],
@@ -65,6 +69,7 @@ def make_obj(
     ``app_id`` names the app of an app-scoped object whose platform stores none (the
     platform's one project is its app)."""
     normal = normalize(spec, content)
+    text = jcs(hashable_content(normal))
     obj_id = str(normal["id"])
     if spec.scope == "app_root":
         app_id = obj_id
@@ -78,7 +83,8 @@ def make_obj(
         kind=spec.kind,
         id=obj_id,
         content=normal,
-        rev=rev_of(normal),
+        rev="sha256:" + hashlib.sha256(text).hexdigest(),
+        placeholders=_PLACEHOLDER in text,
         history=history,
         name=str(name) if name is not None else "",
         app_id=str(app_id) if app_id is not None else None,

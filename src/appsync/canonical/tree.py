@@ -17,9 +17,9 @@ import dataclasses
 import json
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appsync.canonical.ids import derived_id
 from appsync.canonical.jsonform import canonical_json, parse_json
@@ -28,6 +28,9 @@ from appsync.canonical.slugs import unique_slugs
 from appsync.errors import TreeError
 from appsync.kinds import FieldSpec, KindSpec, Registry
 from appsync.model import HistoryEntry, Obj
+
+if TYPE_CHECKING:
+    from appsync.canonical.cache import ParseCache
 
 APPS_ROOT = "apps"
 APP_FILE = "app.json"
@@ -170,8 +173,47 @@ def kind_of_path(registry: Registry, path: str) -> KindSpec | None:
     return None
 
 
-def parse(registry: Registry, files: Mapping[str, bytes]) -> list[Obj]:
-    """Read every object of a tree, reporting all problems at once (:class:`TreeError`)."""
+class _Reads(Mapping[str, bytes]):
+    """The files of a tree, noting which ones a parse read (an object file's sidecars)."""
+
+    def __init__(self, files: Mapping[str, bytes]) -> None:
+        self.files = files
+        self.read: list[str] = []
+
+    def __getitem__(self, path: str) -> bytes:
+        self.read.append(path)
+        return self.files[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+
+def parse_cached(
+    registry: Registry,
+    spec: KindSpec,
+    path: str,
+    files: Mapping[str, bytes],
+    cache: ParseCache | None,
+) -> Obj:
+    """One object file, through ``cache`` when there is one (:func:`parse_object`)."""
+    if cache is None:
+        return parse_object(registry, spec, path, files)
+    obj = cache.get(spec, path, files)
+    if obj is None:
+        reads = _Reads(files)
+        obj = parse_object(registry, spec, path, reads)
+        cache.put(obj, path, files, reads.read)
+    return obj
+
+
+def parse(
+    registry: Registry, files: Mapping[str, bytes], cache: ParseCache | None = None
+) -> list[Obj]:
+    """Read every object of a tree, reporting all problems at once (:class:`TreeError`).
+    With a ``cache``, files whose bytes it has seen before are not parsed again."""
     problems: list[str] = []
     objs: list[Obj] = []
     app_ids: dict[str, str] = {}
@@ -181,7 +223,7 @@ def parse(registry: Registry, files: Mapping[str, bytes]) -> list[Obj]:
         if spec is None:
             continue
         try:
-            obj = parse_object(registry, spec, path, files)
+            obj = parse_cached(registry, spec, path, files, cache)
         except TreeError as exc:
             problems.extend(exc.problems)
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, SortMode
@@ -12,6 +13,10 @@ from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, SortMode
 from appsync.errors import RepoError, TreeError
 from appsync.fsio import ONLY_REGULAR, Bounds, SizeCheck, read_tree
 from appsync.gitstore.locks import clear_stale_lock, owning_index
+
+if TYPE_CHECKING:
+    from appsync.kinds import Registry
+    from appsync.model import Obj
 
 DEFAULT_AUTHOR = ("appsync", "appsync@localhost")
 #: The file that marks a project's folder (appsync.config.CONFIG_FILE).
@@ -173,6 +178,22 @@ class GitRepo:
             if staged not in (committed, wanted):
                 found.append(path)
         return found
+
+    @property
+    def git_dir(self) -> Path:
+        return Path(self._repo.path)
+
+    def parse(self, registry: Registry, files: Mapping[str, bytes]) -> list[Obj]:
+        """The objects of ``files`` (read from this repository), parsed through the
+        repository's parse cache (:mod:`appsync.canonical.cache`)."""
+        from appsync.canonical.cache import ParseCache, cache_file
+        from appsync.canonical.tree import parse
+
+        cache = ParseCache(cache_file(self.git_dir, registry, self.prefix), registry)
+        try:
+            return parse(registry, files, cache)
+        finally:  # the files that parsed are kept even when others have problems
+            cache.save()
 
     def prepare_commit(self) -> None:
         """Fail now, before anything is written, when a commit could not be made: the index

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from appsync.bindings import misplaced
-from appsync.canonical.tree import managed_roots, parse
+from appsync.canonical.tree import managed_roots
 from appsync.gitstore import GitRepo
 from appsync.kinds import Registry
 from appsync.validate import validate
@@ -28,7 +28,7 @@ def check_tree(repo: GitRepo, registry: Registry, ref: str | None = None) -> Che
     cannot be read at all raises :class:`TreeError`."""
     roots = managed_roots(registry)
     files = repo.files_at(repo.resolve(ref), roots) if ref else repo.work_tree_files(roots)
-    objs = parse(registry, files)
+    objs = repo.parse(registry, files)
     problems: list[str] = []
     warnings: list[str] = []
     result = validate(registry, objs, ())

@@ -128,7 +128,7 @@ def export(
         before = repo.files_at(base, roots, bounds=bounds)
     else:
         before = repo.work_tree_files(roots, bounds=bounds)
-    existing = _existing(registry, before)
+    existing = _existing(repo, registry, before)
     app_names = list(apps)
     app_ids: set[str] | None = None
     if app_names:
@@ -270,19 +270,26 @@ def _with_history(
     return replace(obj, history=build_history(obj, history, entries, origin, at))
 
 
-def _existing(registry: Registry, files: dict[str, bytes]) -> dict[tuple[str, str], Obj]:
-    """The objects of the files already in the tree; unreadable files are skipped (export
-    rewrites them)."""
+def _existing(
+    repo: GitRepo, registry: Registry, files: dict[str, bytes]
+) -> dict[tuple[str, str], Obj]:
+    """The objects of the files already in the tree (through the repository's parse
+    cache); unreadable files are skipped (export rewrites them)."""
+    from appsync.canonical.cache import ParseCache, cache_file
+    from appsync.canonical.tree import parse_cached
+
+    cache = ParseCache(cache_file(repo.git_dir, registry, repo.prefix), registry)
     found: dict[tuple[str, str], Obj] = {}
     for path in files:
         spec = kind_of_path(registry, path)
         if spec is None:
             continue
         try:
-            obj = parse_object(registry, spec, path, files)
+            obj = parse_cached(registry, spec, path, files, cache)
         except TreeError:
             continue
         found[obj.key] = obj
+    cache.save()
     return found
 
 

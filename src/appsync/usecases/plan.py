@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from appsync.bindings import Bindings
 from appsync.canonical.slugs import slugify
-from appsync.canonical.tree import managed_roots, parse
+from appsync.canonical.tree import managed_roots
 from appsync.clock import now_utc
 from appsync.config import CONFIG_FILE, load_config
 from appsync.errors import TreeError
@@ -44,7 +44,7 @@ def load_desired(repo: GitRepo, registry: Registry, ref: str | None = None) -> D
         dirty = repo.is_dirty((*roots, CONFIG_FILE))
         origin = f"git:{commit or 'none'}{'-dirty' if dirty else ''}"
         source = Source(commit=commit, ref=repo.head_ref, dirty=dirty, origin=origin)
-    return Desired(parse(registry, files), source)
+    return Desired(repo.parse(registry, files), source)
 
 
 def app_ids(registry: Registry, names: Iterable[str], *sides: Iterable[Obj]) -> set[str]:

@@ -1,0 +1,151 @@
+"""What parsing a tree file gave, kept by the digest of its bytes: a file that did not
+change since the last plan or export is not parsed, checked and hashed again — the work of
+a no-op plan grows with what changed, as ``git status`` reuses its index.
+
+The cache is a local file in the Git directory (``.git/appsync/``), never in the tree or in
+Git's history. An entry is used only when the object file and every sidecar it read have
+the bytes they had (BLAKE2b digests), for the same appsync version and the same kind
+manifests; anything else — a missing, unreadable, foreign or damaged cache — is a miss, and
+the file is parsed as if there were no cache. Only files that parsed without a problem are
+kept, so every error is still found and reported.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import posixpath
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from appsync import __version__
+from appsync.fsio import write_atomic
+from appsync.kinds import KindSpec, Registry
+from appsync.model import HistoryEntry, Obj
+
+FORMAT = 1
+#: Above this many bytes the cache is not written (it would cost more than it saves).
+MAX_BYTES = 512 * 1024 * 1024
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def registry_fingerprint(registry: Registry) -> str:
+    """Which kind manifests the cached objects were parsed with."""
+    parts = [registry.platform.model_dump_json()]
+    parts += [spec.model_dump_json() for spec in registry]
+    return _digest("\n".join(parts).encode("utf-8"))
+
+
+class ParseCache:
+    """Parsed objects by path, each with the digests of the bytes it came from."""
+
+    def __init__(self, path: Path | None, registry: Registry) -> None:
+        self.path = path
+        self._stamp = [FORMAT, __version__, registry_fingerprint(registry)]
+        self._entries: dict[str, list[Any]] = {}
+        self._used: set[str] = set()
+        self._dirty = False
+        if path is not None:
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            document = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return
+        if (
+            isinstance(document, dict)
+            and document.get("stamp") == self._stamp
+            and isinstance(document.get("entries"), dict)
+        ):
+            self._entries = document["entries"]
+
+    def get(self, spec: KindSpec, path: str, files: Mapping[str, bytes]) -> Obj | None:
+        """The object parsed from ``path`` when its bytes (and its sidecars') are the same."""
+        entry = self._entries.get(path)
+        if entry is None:
+            return None
+        try:
+            digest, sidecars, kind, record = entry
+            if kind != spec.kind or _digest(files[path]) != digest:
+                return None
+            folder = posixpath.dirname(path)
+            for name, want in sidecars.items():
+                data = files.get(f"{folder}/{name}")
+                if data is None or _digest(data) != want:
+                    return None
+            obj = _obj(record, spec.kind, path)
+        except (TypeError, ValueError, KeyError):
+            return None  # a damaged entry is a miss
+        self._used.add(path)
+        return obj
+
+    def put(self, obj: Obj, path: str, files: Mapping[str, bytes], read: list[str]) -> None:
+        """Keep ``obj``, parsed from ``path`` and the other files in ``read`` (sidecars)."""
+        folder = posixpath.dirname(path)
+        sidecars = [posixpath.relpath(p, folder) for p in read if p != path]
+        digests = {name: _digest(files[f"{folder}/{name}"]) for name in sidecars}
+        self._entries[path] = [_digest(files[path]), digests, obj.kind, _record(obj)]
+        self._used.add(path)
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write what this parse used (entries for files gone are dropped). Best effort:
+        a cache that cannot be written only costs the next run its speed."""
+        if self.path is None:
+            return
+        if not self._dirty and set(self._entries) == self._used:
+            return
+        entries = {p: e for p, e in self._entries.items() if p in self._used}
+        try:
+            data = orjson.dumps({"stamp": self._stamp, "entries": entries})
+            if len(data) > MAX_BYTES:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, data)
+        except (OSError, TypeError, orjson.JSONEncodeError):
+            return
+
+
+def _record(obj: Obj) -> list[Any]:
+    binary = sorted(k for k, v in obj.content.items() if isinstance(v, bytes))
+    content = {
+        k: base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v
+        for k, v in obj.content.items()
+    }
+    history = [[h.rev, h.at, h.origin] for h in obj.history]
+    return [obj.id, content, binary, obj.rev, history, obj.name, obj.app_id, obj.placeholders]
+
+
+def _obj(record: list[Any], kind: str, path: str) -> Obj:
+    obj_id, content, binary, rev, history, name, app_id, placeholders = record
+    if not isinstance(content, dict) or not isinstance(obj_id, str) or not isinstance(rev, str):
+        raise TypeError("damaged entry")
+    for key in binary:
+        content[key] = base64.b64decode(content[key], validate=True)
+    return Obj(
+        kind=kind,
+        id=obj_id,
+        content=content,
+        rev=rev,
+        history=tuple(HistoryEntry(rev=r, at=a, origin=o) for r, a, o in history),
+        name=str(name),
+        app_id=app_id if app_id is None else str(app_id),
+        path=path,
+        placeholders=bool(placeholders),
+    )
+
+
+def cache_file(git_dir: Path, registry: Registry, prefix: str) -> Path | None:
+    """Where a repository keeps its parse cache (``None``: caching is switched off)."""
+    if os.environ.get("APPSYNC_NO_CACHE"):
+        return None
+    where = prefix.strip("/").replace("/", "__") or "root"
+    return git_dir / "appsync" / f"parsed.{registry.name}.{where}.json"

@@ -1,0 +1,135 @@
+"""The parse cache (appsync.canonical.cache): an unchanged file is not parsed again, and a
+changed byte anywhere — the object file, a sidecar, the cache itself — is never missed."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from appsync.canonical.cache import ParseCache, cache_file
+from appsync.canonical.tree import parse
+from appsync.gitstore import open_repo
+from appsync.kinds import registry
+from tests.helpers import git, run
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, str]:
+    dev = f"sqlite:///{tmp_path / 'dev.db'}"
+    assert run("instance", "init", dev, "--example").exit_code == 0
+    assert run("init", str(tmp_path / "repo")).exit_code == 0
+    repo = tmp_path / "repo"
+    assert run("export", dev, "--repo", str(repo), "-m", "Export").exit_code == 0
+    return repo, dev
+
+
+def _cache(repo: Path) -> Path:
+    path = cache_file(repo / ".git", registry(), "")
+    assert path is not None
+    return path
+
+
+def _plan(repo: Path, dev: str) -> dict[str, object]:
+    done = run("plan", dev, "--repo", str(repo), "--format", "json")
+    assert done.exit_code in (0, 2), done.stderr
+    return json.loads(done.stdout)
+
+
+def _same_stat(path: Path, edit: bytes) -> None:
+    """Rewrite ``path`` with bytes of the same length and the same mtime: what a stat-based
+    cache would take for unchanged."""
+    before = path.stat()
+    assert len(edit) == before.st_size
+    path.write_bytes(edit)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_a_plan_fills_the_cache_outside_the_tree_and_reuses_it(project: tuple[Path, str]) -> None:
+    repo, dev = project
+    first = _plan(repo, dev)
+    cache = _cache(repo)
+    assert cache.is_file() and ".git" in cache.parts
+    assert git(repo, "status", "--porcelain") == ""  # nothing new for Git to see
+    entries = json.loads(cache.read_bytes())["entries"]
+    assert "apps/invoices/functions/calculate-vat.json" in entries
+    assert _plan(repo, dev) == first
+
+
+def test_an_edit_the_file_system_cannot_see_is_still_planned(project: tuple[Path, str]) -> None:
+    repo, dev = project
+    _plan(repo, dev)
+    role = repo / "admin/roles/viewers.json"
+    _same_stat(role, role.read_bytes().replace(b'"Viewers"', b'"Viewerz"'))
+    sidecar = repo / "apps/invoices/functions/calculate-vat.js"
+    text = sidecar.read_bytes()
+    _same_stat(sidecar, text.replace(b"return", b"retUrn", 1))
+    changed = {(c["kind"], c["name"]) for c in _plan(repo, dev)["changes"]}  # type: ignore[union-attr,index]
+    assert ("role", "Viewerz") in changed
+    assert any(kind == "function" for kind, _ in changed)
+
+
+def test_a_damaged_or_foreign_cache_is_ignored(project: tuple[Path, str]) -> None:
+    repo, dev = project
+    clean = _plan(repo, dev)
+    cache = _cache(repo)
+    document = json.loads(cache.read_bytes())
+    path = "admin/roles/viewers.json"
+    record = document["entries"][path][3]
+    record[1]["name"], record[3] = "Forged", "sha256:" + "0" * 64  # content no file has
+    document["stamp"][1] = "0.0.0-another-appsync"
+    cache.write_text(json.dumps(document))
+    assert _plan(repo, dev) == clean
+    for damage in (b"{", b"[]", b'{"stamp": 1, "entries": []}', os.urandom(64)):
+        cache.write_bytes(damage)
+        assert _plan(repo, dev) == clean
+
+
+def test_a_damaged_entry_is_a_miss_not_an_error(project: tuple[Path, str]) -> None:
+    repo, _ = project
+    reg = registry()
+    files = open_repo(repo).work_tree_files(["apps", "admin"])
+    path = _cache(repo)
+    cache = ParseCache(path, reg)
+    objs = parse(reg, files, cache)
+    cache.save()
+    document = json.loads(path.read_bytes())
+    for entry in document["entries"].values():
+        entry[3] = [None]  # every record broken
+    path.write_text(json.dumps(document))
+    again = parse(reg, files, ParseCache(path, reg))
+    assert [(o.key, o.rev, o.content) for o in again] == [(o.key, o.rev, o.content) for o in objs]
+
+
+def test_files_with_problems_are_reported_every_time(project: tuple[Path, str]) -> None:
+    repo, _ = project
+    (repo / "admin/roles/broken.json").write_text('{"id": 1}')
+    for _ in range(2):
+        done = run("validate", "--repo", str(repo))
+        assert done.exit_code == 1 and "admin/roles/broken.json" in done.stderr
+
+
+def test_binary_sidecars_and_history_survive_the_cache(project: tuple[Path, str]) -> None:
+    repo, _ = project
+    reg = registry()
+    files = open_repo(repo).work_tree_files(["apps", "admin"])
+    path = _cache(repo)
+    cold = parse(reg, files)
+    cache = ParseCache(path, reg)
+    parse(reg, files, cache)
+    cache.save()
+    warm = parse(reg, files, ParseCache(path, reg))
+    assert any(isinstance(v, bytes) for o in warm for v in o.content.values())
+    for a, b in zip(cold, warm, strict=True):
+        assert (a, a.path, a.placeholders) == (b, b.path, b.placeholders)
+
+
+def test_switched_off_with_an_environment_variable(
+    project: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, dev = project
+    monkeypatch.setenv("APPSYNC_NO_CACHE", "1")
+    _plan(repo, dev)
+    assert not (repo / ".git/appsync").exists()

@@ -10,8 +10,8 @@ import pytest
 from click.testing import Result
 
 from appsync.kinds import Registry
+from appsync.limits import Limits
 from appsync.package import read_archive, verify_entries
-from appsync.package.limits import Limits
 from appsync.usecases.package import PackOptions, pack_folder
 from tests.helpers import run, table_digest
 from tests.package_corpus import Case, Entries, cases, example_tree, read_entries, write_tree

@@ -117,13 +117,18 @@ def _check_keyed(
             result.errors.append(f"{_where(obj)}: {name}[{i}] has no '{missing}'")
             continue
         scope = item.get(group) if group else None
-        ident = (scope, _hashable(tuple(item.get(k) for k in keyed.key)))
+        values = tuple(item[k] for k in keyed.key)
+        ident = (scope, values if all(map(_plain, values)) else _hashable(values))
         if ident in seen:
             within = f" within {group} '{scope}'" if group else ""
             first = keyed.key[0]
             what = keyed.label(item) if len(keyed.key) > 1 else f"{first} '{item[first]}'"
             result.errors.append(f"{_where(obj)}: {name}[{i}] repeats {what}{within}")
         seen.add(ident)
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | None)
 
 
 def _hashable(value: Any) -> Any:

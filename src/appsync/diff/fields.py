@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from deepdiff import DeepDiff
-
 from appsync.kinds import KeyedList, KindSpec
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -183,6 +181,8 @@ def diff_fields(
             continue
         plain_old.pop(name, None)
         plain_new.pop(name, None)
+    from deepdiff import DeepDiff  # only objects that differ get here: a no-op plan skips it
+
     tree = DeepDiff(plain_old, plain_new, verbose_level=2, view="tree")
     for report, levels in tree.items():
         for level in levels:

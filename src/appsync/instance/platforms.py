@@ -131,17 +131,25 @@ class ReferencePlatform(SqlPlatform):
             )
 
 
-def _platform_classes() -> dict[str, type[SqlPlatform]]:
-    from appsync.instance.directus import DirectusPlatform
+#: Each platform's code, imported only when an instance of it is opened.
+PLATFORMS: dict[str, tuple[str, str]] = {
+    "directus": ("appsync.instance.directus", "DirectusPlatform"),
+    "reference": (__name__, "ReferencePlatform"),
+}
 
-    return {"directus": DirectusPlatform, "reference": ReferencePlatform}
+
+def _platform_class(name: str) -> type[SqlPlatform]:
+    import importlib
+
+    module, attr = PLATFORMS[name]
+    cls: type[SqlPlatform] = getattr(importlib.import_module(module), attr)
+    return cls
 
 
 def make_platform(name: str) -> SqlPlatform:
-    classes = _platform_classes()
-    if name not in classes:
-        raise InstanceError(f"unknown platform '{name}' (known: {', '.join(sorted(classes))})")
-    return classes[name](registry(name))
+    if name not in PLATFORMS:
+        raise InstanceError(f"unknown platform '{name}' (known: {', '.join(sorted(PLATFORMS))})")
+    return _platform_class(name)(registry(name))
 
 
 def recorded_platform(connection: Connection) -> str | None:
@@ -159,7 +167,7 @@ def platform_of(instance: Instance, expected: str | None) -> SqlPlatform:
         with translate(instance.display), instance.engine.connect() as connection:
             recorded = recorded_platform(connection)
     if recorded is None and expected is None:
-        recorded = next((n for n, c in _platform_classes().items() if c.detect(tables)), None)
+        recorded = next((n for n in PLATFORMS if _platform_class(n).detect(tables)), None)
     if expected and recorded and expected != recorded:
         raise InstanceError(
             f"{instance.display} holds a {recorded} instance, but the environment says "

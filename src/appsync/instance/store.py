@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Result, and_, bindparam, delete, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from appsync.canonical.ids import builtin_id, child_id, derived_id, project_app_id
@@ -158,9 +158,7 @@ class SqlStore:
         builtin_columns = {c for b in spec.storage.builtins for c in b.match}
         names += [c for c in sorted(builtin_columns) if c not in names]
         query = select(*(table.c[n] for n in names)).where(*where)
-        rows = [
-            dict(r._mapping) for r in self.connection.execute(query.order_by(table.c[kt.id_column]))
-        ]
+        rows = _dicts(self.connection.execute(query.order_by(table.c[kt.id_column])))
         children = {
             name: self._read_children(ct, [r[kt.id_column] for r in rows])
             for name, ct in kt.children.items()
@@ -219,8 +217,7 @@ class SqlStore:
             query = query.where(table.c[child.parent].in_(parents))
         grouped: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
         wanted = {str(p) for p in parents}
-        for row in self.connection.execute(query):
-            mapping = row._mapping
+        for mapping in _dicts(self.connection.execute(query)):
             parent = str(mapping[child.parent])
             if parent not in wanted:
                 continue
@@ -360,7 +357,7 @@ class SqlStore:
             for row in self.connection.execute(
                 select(table).where(table.c[ct.spec.parent].in_(part))
             ):
-                mapping = dict(row._mapping)
+                mapping = dict(zip(row._fields, row, strict=True))
                 item = {
                     f: decode(ct.spec.fields[f], ct.codecs[f], mapping[c])
                     for f, c in ct.columns.items()
@@ -506,3 +503,9 @@ def _same(actual: Any, expected: Any) -> bool:
             else actual.strip().lower() in (("1", "true") if expected else ("0", "false"))
         )
     return actual == expected if expected is not None else actual is None
+
+
+def _dicts(result: Result[Any]) -> list[dict[str, Any]]:
+    """Rows as dicts by column name (several times faster than ``dict(row._mapping)``)."""
+    names = list(result.keys())
+    return [dict(zip(names, row, strict=True)) for row in result]

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from appsync.limits import Limits, limits_from_env
 from appsync.package.extract import write_file, write_tree
 from appsync.package.layout import (
     CHECKSUMS,
@@ -20,7 +21,6 @@ from appsync.package.layout import (
     ImportOptions,
     Metadata,
 )
-from appsync.package.limits import Limits, limits_from_env
 from appsync.package.select import package_objects, package_scope
 from appsync.package.verify import Verified, verify_entries
 from appsync.package.zipread import Archive, read_archive

@@ -3,7 +3,7 @@
 The central directory is parsed by hand (every entry's raw name, flags, sizes and
 attributes, so one bad entry cannot hide the others), every entry is checked before a byte
 of it is inflated, and every entry is then streamed in chunks through the bounds of
-:mod:`appsync.package.limits`: reading stops the moment an entry grows past its declared
+:mod:`appsync.limits`: reading stops the moment an entry grows past its declared
 size, past the size limit or past the compression ratio, never after. Nothing here writes.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from appsync.package.limits import SIZE_ENV, Limits, human
+from appsync.limits import SIZE_ENV, Limits, human
 from appsync.package.names import decode_name, fold, name_problems, nested_archive, show
 
 _EOCD = struct.Struct("<4s4H2LH")

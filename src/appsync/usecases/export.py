@@ -24,8 +24,8 @@ from appsync.gitstore import GitRepo
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_history, read_objects
 from appsync.kinds import DEFAULT_PLATFORM, KindSpec, Registry
+from appsync.limits import tree_bounds
 from appsync.model import HISTORY_LIMIT, HistoryEntry, Obj
-from appsync.package.limits import tree_bounds
 from appsync.usecases.plan import app_ids as scope_ids
 
 

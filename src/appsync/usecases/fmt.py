@@ -15,7 +15,7 @@ from appsync.canonical.tree import kind_of_path
 from appsync.errors import TreeError, UsageError
 from appsync.fsio import ONLY_REGULAR, SizeCheck, kind_of_mode, read_regular, write_files
 from appsync.kinds import KindSpec, Registry
-from appsync.package.limits import tree_bounds
+from appsync.limits import tree_bounds
 
 
 @dataclass

@@ -30,6 +30,7 @@ from appsync.gitstore import open_repo
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_history, read_objects, read_snapshot
 from appsync.kinds import Registry
+from appsync.limits import tree_bounds
 from appsync.model import Obj
 from appsync.package import (
     CHECKSUMS,
@@ -58,7 +59,6 @@ from appsync.package.layout import (
     model_problems,
     readme,
 )
-from appsync.package.limits import tree_bounds
 from appsync.package.names import show
 from appsync.plan.model import Plan, Source
 from appsync.usecases.apply import ApplyOptions, ApplyOutcome, Interaction, actor, run_apply

@@ -15,8 +15,8 @@ from appsync.gitstore import GitRepo
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_instance_id, read_snapshot
 from appsync.kinds import Registry
+from appsync.limits import tree_bounds
 from appsync.model import Obj, SyncState
-from appsync.package.limits import tree_bounds
 from appsync.plan.builder import build_plan, finalize
 from appsync.plan.model import Plan, PlanBindings, Source, TargetInfo
 from appsync.usecases.merge import merge_conflicts

@@ -35,7 +35,10 @@ def _cache(repo: Path) -> Path:
 def _plan(repo: Path, dev: str) -> dict[str, object]:
     done = run("plan", dev, "--repo", str(repo), "--format", "json")
     assert done.exit_code in (0, 2), done.stderr
-    return json.loads(done.stdout)
+    plan = json.loads(done.stdout)
+    for when in ("created_at", "digest"):  # the time it was made, and the seal over it
+        plan.pop(when)
+    return plan
 
 
 def _same_stat(path: Path, edit: bytes) -> None:
@@ -133,3 +136,27 @@ def test_switched_off_with_an_environment_variable(
     monkeypatch.setenv("APPSYNC_NO_CACHE", "1")
     _plan(repo, dev)
     assert not (repo / ".git/appsync").exists()
+
+
+def test_manifests_are_parsed_again_when_they_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parsed kind manifests are kept in the user's cache by the digest of their bytes."""
+    import shutil
+
+    from appsync.kinds.load import load_registry, manifests_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "reference"
+    shutil.copytree(manifests_dir() / "reference", folder)
+    first = load_registry(folder)
+    kept = list((tmp_path / "cache/appsync/manifests").glob("reference-*.json"))
+    assert len(kept) == 1
+    assert load_registry(folder).get("role").model_dump() == first.get("role").model_dump()
+    role = folder / "role.yaml"
+    role.write_text(role.read_text().replace("risk: high", "risk: medium", 1))
+    assert load_registry(folder).get("role").risk == "medium"
+    for damage in (b"{", b"[]", b'{"platform.yaml": 1}'):
+        for path in (tmp_path / "cache/appsync/manifests").glob("*.json"):
+            path.write_bytes(damage)
+        assert load_registry(folder).get("role").risk == "medium"

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import importlib.resources
+import json
+import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from appsync import yamlio
 from appsync.errors import ConfigError
+from appsync.fsio import write_atomic
 from appsync.kinds.spec import KindSpec, PlatformSpec, Registry
 
 PLATFORM_FILE = "platform.yaml"
@@ -30,8 +36,56 @@ def platform_names() -> tuple[str, ...]:
     return tuple(sorted(p.parent.name for p in root.glob(f"*/{PLATFORM_FILE}")))
 
 
-def _validated(model: type[PlatformSpec] | type[KindSpec], path: Path) -> PlatformSpec | KindSpec:
-    data = yamlio.load_file(path)
+def cache_dir() -> Path | None:
+    """Where appsync keeps what it can compute again (``None``: nowhere)."""
+    if os.environ.get("APPSYNC_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "appsync"
+
+
+def _documents(folder: Path) -> dict[str, Any]:
+    """Every manifest of ``folder`` as plain data. Parsing YAML in pure Python costs more
+    than the rest of a small command's start-up, so the parsed documents are kept in the
+    user's cache, by the digest of the files' names and bytes: a changed manifest is parsed
+    again, and a cache that cannot be read or written is only slower."""
+    paths = sorted(folder.glob("*.yaml"))
+    try:
+        sources = {path.name: path.read_bytes() for path in paths}
+    except OSError as exc:
+        raise ConfigError(f"{folder}: cannot read: {exc.strerror}") from exc
+    digest = hashlib.sha256()
+    for name, data in sources.items():
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    where = cache_dir()
+    cached = (
+        where / "manifests" / f"{folder.name}-{digest.hexdigest()[:32]}.json" if where else None
+    )
+    if cached is not None:
+        try:
+            documents = json.loads(cached.read_bytes())
+            if isinstance(documents, dict) and set(documents) == set(sources):
+                return documents
+        except (OSError, ValueError):
+            pass
+    documents = {name: _parse(folder / name, data) for name, data in sources.items()}
+    if cached is not None:
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(cached, json.dumps(documents).encode("utf-8"))
+    return documents
+
+
+def _parse(path: Path, data: bytes) -> Any:
+    try:
+        return yamlio.load_text(data.decode("utf-8"), str(path))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start})") from exc
+
+
+def _validated(
+    model: type[PlatformSpec] | type[KindSpec], path: Path, data: Any
+) -> PlatformSpec | KindSpec:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -45,13 +99,15 @@ def load_registry(folder: Path) -> Registry:
     spec_file = folder / PLATFORM_FILE
     if not spec_file.is_file():
         raise ConfigError(f"{folder}: no {PLATFORM_FILE}: not a platform folder")
-    platform = _validated(PlatformSpec, spec_file)
+    documents = _documents(folder)
+    platform = _validated(PlatformSpec, spec_file, documents[PLATFORM_FILE])
     assert isinstance(platform, PlatformSpec)
     kinds: list[KindSpec] = []
-    for path in sorted(folder.glob("*.yaml")):
-        if path.name == PLATFORM_FILE:
+    for name, data in documents.items():
+        if name == PLATFORM_FILE:
             continue
-        kind = _validated(KindSpec, path)
+        path = folder / name
+        kind = _validated(KindSpec, path, data)
         assert isinstance(kind, KindSpec)
         if kind.category not in platform.categories:
             raise ConfigError(f"{path}: category: must be one of {', '.join(platform.categories)}")

@@ -71,3 +71,35 @@ def test_units_per_mode(reg: Registry) -> None:
         "ui (deletes)",
     ]
     assert build_units(reg, [], "full") == []
+
+
+def _rename(oid: str, old: str, new: str) -> Step:
+    change = Change(
+        app=None,
+        kind="role",
+        id=oid,
+        name=new,
+        path=None,
+        action="update",
+        desired={"id": oid, "name": new},
+        claims=(f"name={new}",),
+        releases=(f"name={old}",),
+    )
+    return Step("update", change, {"id": oid, "name": new})
+
+
+def test_a_long_chain_of_renames_frees_each_name_before_it_is_taken(reg: Registry) -> None:
+    """Role k takes the name role k+1 gives up: thousands of them, in any order, come out
+    last to first (the order is built from an index of released names, not by rescanning)."""
+    count = 3000
+    steps = [_rename(f"r{k:05d}", f"n{k}", f"n{k + 1}") for k in range(count)]
+    steps.reverse()
+    steps = steps[::2] + steps[1::2]
+    order = [s.change.id for s in order_steps(reg, steps)]
+    assert order == [f"r{k:05d}" for k in reversed(range(count))]
+
+
+def test_a_swap_is_broken_by_parking_one_side(reg: Registry) -> None:
+    steps = [_rename("a", "Alpha", "Beta"), _rename("b", "Beta", "Alpha")]
+    order = [(s.change.id, (s.content or {})["name"]) for s in order_steps(reg, steps)]
+    assert order == [("a", "Beta (appsync moving a)"), ("b", "Alpha"), ("a", "Beta")]

@@ -7,6 +7,7 @@ before its children); deletes go in exactly the reverse order.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -101,28 +102,62 @@ def _key_order(
     if not spec.conflict_keys or not claimed:
         return writes, deletes
     early = [d for d in deletes if claimed & set(d.change.releases)]
-    nodes: list[tuple[Step, set[str], set[str]]] = [
-        (s, set(s.change.claims), set(s.change.releases)) for s in [*early, *writes]
-    ]
+    nodes = [*early, *writes]
+    claims = [set(s.change.claims) for s in nodes]
+    releases = [set(s.change.releases) for s in nodes]
+    # Node i waits for node j when j gives up a value i takes: an index by value, so the
+    # order costs what the claims cost, not the square of the objects.
+    releasers: dict[str, list[int]] = {}
+    for j, released in enumerate(releases):
+        for token in released:
+            releasers.setdefault(token, []).append(j)
+    waits: list[set[int]] = [set() for _ in nodes]
+    blocks: list[set[int]] = [set() for _ in nodes]
+    for i, claimed_here in enumerate(claims):
+        for token in claimed_here:
+            for j in releasers.get(token, ()):
+                if j != i:
+                    waits[i].add(j)
+                    blocks[j].add(i)
+    ready = [i for i, w in enumerate(waits) if not w]
+    heapq.heapify(ready)
+    done: set[int] = set()
     ordered: list[Step] = []
-    while nodes:
-        released = [r for _, _, r in nodes]
-        ready = [
-            i
-            for i, (_, claims, _) in enumerate(nodes)
-            if not any(claims & r for j, r in enumerate(released) if j != i)
-        ]
-        if not ready:
-            i = next((i for i, (s, c, r) in enumerate(nodes) if s.op == "update" and c and r), None)
-            if i is None:
-                ordered.extend(s for s, _, _ in nodes)  # nothing to break: leave it to the plan
-                break
-            step, claims, _ = nodes[i]
-            ordered.append(_park(spec, step))
-            nodes[i] = (step, claims, set())
+
+    def unblock(j: int) -> None:
+        for i in blocks[j]:
+            waits[i].discard(j)
+            if not waits[i] and i not in done:
+                heapq.heappush(ready, i)
+        blocks[j] = set()
+
+    while len(done) < len(nodes):
+        if ready:
+            i = heapq.heappop(ready)
+            if i in done:
+                continue
+            done.add(i)
+            ordered.append(nodes[i])
+            unblock(i)
             continue
-        ordered.append(nodes.pop(ready[0])[0])
-    return ordered, [d for d in deletes if d not in early]
+        # A cycle (two roles swapping names): the first update that both takes and gives
+        # up values is written once under a temporary value, which frees what it held.
+        park = next(
+            (
+                i
+                for i in range(len(nodes))
+                if i not in done and nodes[i].op == "update" and claims[i] and releases[i]
+            ),
+            None,
+        )
+        if park is None:  # nothing to break: leave it to the plan
+            ordered.extend(nodes[i] for i in range(len(nodes)) if i not in done)
+            break
+        ordered.append(_park(spec, nodes[park]))
+        releases[park] = set()
+        unblock(park)
+    first = {id(d) for d in early}
+    return ordered, [d for d in deletes if id(d) not in first]
 
 
 def order_steps(registry: Registry, steps: Iterable[Step]) -> list[Step]:

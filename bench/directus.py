@@ -141,7 +141,8 @@ def _collections(
 
 
 def _permissions(connection: Connection, meta: MetaData, names: list[str], count: int) -> None:
-    per_policy = 20
+    pairs = [(c, a) for c in names for a in ACTIONS]
+    per_policy = min(20, len(pairs))  # a policy grants each (collection, action) once
     policies = [_uid("policy", i) for i in range((count + per_policy - 1) // per_policy)]
     connection.execute(
         insert(meta.tables["directus_policies"]),
@@ -157,10 +158,10 @@ def _permissions(connection: Connection, meta: MetaData, names: list[str], count
         ],
     )
     rows = []
-    pairs = [(c, a) for c in names for a in ACTIONS]
     for n in range(count):
-        policy = policies[n // per_policy]
-        collection, action = pairs[n % len(pairs)]
+        which, k = divmod(n, per_policy)
+        policy = policies[which]
+        collection, action = pairs[(k + which) % len(pairs)]
         rows.append({"collection": collection, "action": action, "fields": "*", "policy": policy})
     connection.execute(insert(meta.tables["directus_permissions"]), rows)
 

@@ -412,3 +412,25 @@ def test_credentials_inside_definitions_never_leave_their_instance(
         history = connection.execute("SELECT content FROM appsync_history").fetchall()
     assert "prod-from-vault" not in json.dumps([*recorded, *history])
     assert run("plan", "prod", "--repo", str(repo), "--detailed-exitcode").exit_code == 0
+
+
+def test_a_permission_granted_twice_on_the_instance_is_refused_by_export(
+    world: tuple[Path, str],
+) -> None:
+    """Directus lets a policy hold two rows for one collection and action; a tree keys them
+    by both and cannot tell them apart: export refuses, naming them, and writes nothing."""
+    repo, url = world
+    assert run("apply", url, "--repo", str(repo), "--yes").exit_code == 0
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        connection.execute(
+            "INSERT INTO directus_permissions (collection, action, fields, policy) "
+            "SELECT collection, action, fields, policy FROM directus_permissions "
+            "WHERE policy IS NOT NULL ORDER BY id LIMIT 1"
+        )
+    head = git(repo, "rev-parse", "HEAD")
+    result = run("export", url, "--repo", str(repo))
+    assert result.exit_code == 1, result.stdout
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert "permissions[" in result.stderr and "repeats collection=" in result.stderr
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert git(repo, "status", "--porcelain") == ""

@@ -204,7 +204,10 @@ def test_a_lock_session_terminated_mid_apply(
                         connection.execute(
                             text(
                                 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE "
-                                "locktype = 'advisory' AND classid = :hi AND objid = :lo"
+                                "locktype = 'advisory' AND classid = :hi AND objid = :lo "
+                                # Only this database's: other tests' applies run beside it.
+                                "AND database = (SELECT oid FROM pg_database "
+                                "WHERE datname = current_database())"
                             ),
                             {"hi": hi, "lo": lo},
                         ).scalar()

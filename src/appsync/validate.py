@@ -106,6 +106,19 @@ def _field_index(registry: Registry, objs: Iterable[Obj]) -> dict[tuple[str, str
     return index
 
 
+def keyed_list_problems(registry: Registry, objs: Iterable[Obj]) -> list[str]:
+    """Keyed lists whose items lack their key or repeat one: what a platform's own tables
+    may hold (Directus does not make a permission unique per policy, collection and action),
+    but a tree cannot, since its items are told apart by key."""
+    result = Validation()
+    for obj in objs:
+        for name, fspec in registry.get(obj.kind).fields.items():
+            items = obj.content.get(name)
+            if fspec.keyed_list is not None and isinstance(items, list):
+                _check_keyed(result, obj, name, items, fspec.keyed_list)
+    return result.errors
+
+
 def _check_keyed(
     result: Validation, obj: Obj, name: str, items: list[Any], keyed: KeyedList
 ) -> None:

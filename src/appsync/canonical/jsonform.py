@@ -94,6 +94,26 @@ def canonical_json(value: Any) -> bytes:
 _INDENTED = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
+#: Nineteen digits in a row: an integer orjson may read as a float (past 64 bits).
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+def load_stored(data: str | bytes | bytearray | memoryview) -> Any:
+    """JSON a database column holds, parsed as the standard library parses it, in C
+    throughout: orjson reads it, unless it holds what orjson reads differently or refuses
+    (an integer past 64 bits, which it would make a float; NaN; a lone surrogate), which
+    the standard library reads."""
+    if isinstance(data, memoryview | bytearray):
+        data = bytes(data)  # psycopg hands over a buffer
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if _LONG_DIGITS.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
 def parse_json(data: bytes, where: str, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse JSON bytes, naming ``where`` (a path) and the line in the error.
 

@@ -31,7 +31,7 @@ class TerminalProgress:
         self.started = time.monotonic()
         self.last = self.started
         self.interval = log_interval()
-        self.drawn = False
+        self.drawn = 0  # the width of the line on the terminal (0: none drawn)
 
     def _line(self, stage: str, done: int, total: int | None) -> str:
         elapsed = time.monotonic() - self.started
@@ -44,9 +44,10 @@ class TerminalProgress:
             return
         if self.tty:
             if now - self.last >= TTY_INTERVAL or (total and done >= total):
-                self.stream.write("\r\x1b[K" + self._line(stage, done, total))
+                line = self._line(stage, done, total)
+                self.stream.write("\r" + line.ljust(self.drawn))
                 self.stream.flush()
-                self.last, self.drawn = now, True
+                self.last, self.drawn = now, max(self.drawn, len(line))
         elif now - self.last >= self.interval:
             self.stream.write(self._line(stage, done, total) + "\n")
             self.stream.flush()
@@ -54,5 +55,7 @@ class TerminalProgress:
 
     def finish(self) -> None:
         if self.tty and self.drawn:
-            self.stream.write("\r\x1b[K")
+            # Spaces over the line rather than an erase sequence: no control code but
+            # the carriage return reaches a terminal (nor NO_COLOR's users).
+            self.stream.write("\r" + " " * self.drawn + "\r")
             self.stream.flush()

@@ -22,6 +22,7 @@ from sqlalchemy.exc import (
 )
 
 from appsync.bindings import Bindings
+from appsync.canonical.jsonform import load_stored
 from appsync.errors import InstanceError
 
 if TYPE_CHECKING:
@@ -290,7 +291,7 @@ def open_instance(
         if url.get_backend_name() == "sqlite":
             engine = _sqlite_engine(url, display, read_only=read_only, create=create)
         else:
-            engine = create_engine(url, pool_pre_ping=False)
+            engine = create_engine(url, pool_pre_ping=False, json_deserializer=load_stored)
             if read_only:
                 event.listen(engine, "connect", _pg_read_only)
     except NoSuchModuleError as exc:
@@ -336,7 +337,7 @@ def _sqlite_engine(url: URL, display: str, *, read_only: bool, create: bool) -> 
         connection.execute("PRAGMA foreign_keys=ON")
         return connection
 
-    engine = create_engine("sqlite://", creator=connect)
+    engine = create_engine("sqlite://", creator=connect, json_deserializer=load_stored)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
 
+from appsync.canonical.jsonform import load_stored
 from appsync.kinds import ChildSpec, FieldSpec, KindSpec, Registry
 from appsync.kinds.spec import Codec, FieldType
 
@@ -71,7 +72,7 @@ def decode(field: FieldSpec, codec: Codec, value: Any) -> Any:
         return None
     if codec == "json_text" and isinstance(value, str):
         try:
-            return json.loads(value)
+            return load_stored(value)
         except json.JSONDecodeError:
             return value
     if codec == "csv":

@@ -20,9 +20,10 @@ from appsync.model import SyncState
 
 def read_sync_state(connection: Connection) -> dict[tuple[str, str], SyncState]:
     table = own_table(SYNC_STATE)
+    columns = (table.c.kind, table.c.id, table.c.desired_rev, table.c.applied_rev, table.c.origin)
     return {
-        (row.kind, row.id): SyncState(row.desired_rev, row.applied_rev, row.origin)
-        for row in connection.execute(select(table))
+        (kind, oid): SyncState(desired, applied, origin)
+        for kind, oid, desired, applied, origin in connection.execute(select(*columns))
     }
 
 

@@ -18,7 +18,7 @@ from appsync.canonical.tree import (
 from appsync.clock import now_utc
 from appsync.config import CONFIG_FILE, load_config
 from appsync.config.edit import set_platform
-from appsync.errors import RepoError, TreeError, UsageError
+from appsync.errors import InstanceError, RepoError, TreeError, UsageError
 from appsync.fsio import Bounds, SizeCheck, prune_empty, remove_file, sweep_temps, write_files
 from appsync.gitstore import GitRepo
 from appsync.instance.connect import Instance
@@ -27,6 +27,7 @@ from appsync.kinds import DEFAULT_PLATFORM, KindSpec, Registry
 from appsync.limits import tree_bounds
 from appsync.model import HISTORY_LIMIT, HistoryEntry, Obj
 from appsync.usecases.plan import app_ids as scope_ids
+from appsync.validate import keyed_list_problems
 
 
 @dataclass
@@ -143,6 +144,12 @@ def export(
         _with_history(o, existing.get(o.key), instance_history.get(o.key, []), origin, at)
         for o in live
     ]
+    repeated = keyed_list_problems(registry, live)
+    if repeated:
+        raise InstanceError(
+            f"{instance.name} holds {len(repeated)} keyed-list item(s) that a tree cannot tell "
+            f"apart (merge or remove them on the instance, then export): {_some(repeated, 3)}"
+        )
     rendered = render(registry, placed)
     # An object whose live content is its file's content keeps its file byte for byte.
     same = {

@@ -15,7 +15,7 @@ import pytest
 
 from appsync.cli.main import COMMANDS as LAZY
 from appsync.cli.main import cli
-from tests.helpers import run
+from tests.helpers import git, run
 
 
 def _leaves(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -42,7 +42,9 @@ def test_every_command_has_an_example_and_consistent_options(words: tuple[str, .
     assert not re.search(r"^\s+--out\b", shown.stdout, re.M), "--out without -o"
 
 
-@pytest.mark.parametrize("words", [("apply",), ("import",), ("verify",), ("rollback",)])
+@pytest.mark.parametrize(
+    "words", [("apply",), ("import",), ("verify",), ("rollback",), ("export",)]
+)
 def test_result_commands_report_json(words: tuple[str, ...]) -> None:
     assert (
         "--format [text|json]" in run(*words, "--help").stdout.replace("\n", " ").replace("  ", " ")
@@ -50,13 +52,20 @@ def test_result_commands_report_json(words: tuple[str, ...]) -> None:
     )
 
 
-def test_apply_reports_json_and_debug_goes_anywhere(tmp_path: Path) -> None:
+def test_export_and_apply_report_json_and_debug_goes_anywhere(tmp_path: Path) -> None:
     dev, prod = f"sqlite:///{tmp_path / 'dev.db'}", f"sqlite:///{tmp_path / 'prod.db'}"
     assert run("instance", "init", dev, "--example").exit_code == 0
     assert run("instance", "init", prod).exit_code == 0
     repo = tmp_path / "repo"
     assert run("init", str(repo)).exit_code == 0
-    assert run("export", dev, "--repo", str(repo)).exit_code == 0
+    exported = run("export", dev, "--repo", str(repo), "--format", "json")
+    assert exported.exit_code == 0, exported.stderr
+    document = json.loads(exported.stdout)
+    assert document["objects"] == 29 and document["changed"] and document["committed"]
+    assert "apps/invoices/app.json" in document["written"] and document["removed"] == []
+    assert document["commit"] == git(repo, "rev-parse", "HEAD").strip()
+    quiet = json.loads(run("export", dev, "--repo", str(repo), "--format", "json").stdout)
+    assert quiet["changed"] is False and quiet["written"] == [] and quiet["commit"] is None
     applied = run("apply", prod, "--repo", str(repo), "--yes", "--format", "json")
     assert applied.exit_code == 0, applied.stderr
     result = json.loads(applied.stdout)

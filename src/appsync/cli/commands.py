@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 import click
 
 from appsync.choices import MODES, STRATEGIES
-from appsync.cli.options import REPO_OPTION
+from appsync.cli.options import REPO_OPTION, RESULT_FORMAT
 from appsync.errors import TreeError, UsageError
 
 if TYPE_CHECKING:
     from appsync.kinds import Registry
+    from appsync.usecases.export import ExportResult
 
 # The engine is imported inside each command: 'appsync export --help' loads none of it.
 
@@ -113,6 +114,7 @@ def instance_adopt(target: str, repo_dir: Path) -> None:
     help="Write the one --app as a package (ZIP) instead; no Git repository needed.",
 )
 @click.option("--tag", help="With --zip: the package's version tag.")
+@RESULT_FORMAT
 def export_command(
     target: str,
     repo_dir: Path,
@@ -124,6 +126,7 @@ def export_command(
     force: bool,
     zip_file: Path | None,
     tag: str | None,
+    result_format: str,
 ) -> None:
     """Write TARGET's apps into the canonical tree and commit them.
 
@@ -132,6 +135,7 @@ def export_command(
       appsync export dev -m "Import from dev"
       appsync export prod --branch capture/prod-hotfix
       appsync export dev --app invoices --zip invoices.zip
+      appsync export dev --format json
     """
     from appsync.config import load_config
     from appsync.gitstore import open_repo
@@ -139,6 +143,8 @@ def export_command(
     from appsync.usecases.targets import open_target, resolve_target
 
     if zip_file is not None:
+        if result_format == "json":
+            raise UsageError("--format json reports a Git export; drop it with --zip")
         from appsync.cli.package_commands import export_zip
 
         export_zip(target, repo_dir, apps, zip_file, tag)
@@ -169,6 +175,9 @@ def export_command(
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if result_format == "json":
+        click.echo(_export_json(result, instance.name, branch, committing=not no_commit))
+        return
     if not result.changed:
         where = f"HEAD; branch '{branch}' not created" if branch else instance.name
         click.echo(f"No changes: {result.objects} objects already match {where}.")
@@ -185,6 +194,26 @@ def export_command(
         click.echo(f"Committed {result.commit[:12]}.")
     else:
         click.echo("Not committed (--no-commit).")
+
+
+def _export_json(result: ExportResult, source: str, branch: str | None, *, committing: bool) -> str:
+    """What an export did, for machines (``--format json``): one document on stdout."""
+    import json
+
+    document = {
+        "format_version": 1,
+        "source": source,
+        "objects": result.objects,
+        "changed": result.changed,
+        "written": result.written,
+        "removed": result.removed,
+        "commit": result.commit,
+        "branch": branch,
+        "committed": result.commit is not None,
+        "no_commit": not committing,
+        "warnings": result.warnings,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)
 
 
 def _count(n: int, noun: str) -> str:

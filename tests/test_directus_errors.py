@@ -415,7 +415,7 @@ def test_credentials_inside_definitions_never_leave_their_instance(
 
 
 def test_a_permission_granted_twice_on_the_instance_is_refused_by_export(
-    world: tuple[Path, str],
+    world: tuple[Path, str], tmp_path: Path
 ) -> None:
     """Directus lets a policy hold two rows for one collection and action; a tree keys them
     by both and cannot tell them apart: export refuses, naming them, and writes nothing."""
@@ -434,3 +434,11 @@ def test_a_permission_granted_twice_on_the_instance_is_refused_by_export(
     assert "permissions[" in result.stderr and "repeats collection=" in result.stderr
     assert git(repo, "rev-parse", "HEAD") == head
     assert git(repo, "status", "--porcelain") == ""
+    # A first export into a new repository, refused, leaves appsync.yaml as init wrote it
+    # (the platform is recorded only by an export that goes through).
+    fresh = tmp_path / "fresh"
+    assert run("init", str(fresh)).exit_code == 0
+    config = (fresh / "appsync.yaml").read_bytes()
+    assert run("export", url, "--repo", str(fresh)).exit_code == 1
+    assert (fresh / "appsync.yaml").read_bytes() == config
+    assert git(fresh, "status", "--porcelain") == ""

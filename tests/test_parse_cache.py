@@ -11,6 +11,7 @@ import pytest
 
 from appsync.canonical.cache import ParseCache, cache_file
 from appsync.canonical.tree import parse
+from appsync.errors import ConfigError
 from appsync.gitstore import open_repo
 from appsync.kinds import registry
 from tests.helpers import git, run
@@ -129,6 +130,47 @@ def test_binary_sidecars_and_history_survive_the_cache(project: tuple[Path, str]
         assert (a, a.path, a.placeholders) == (b, b.path, b.placeholders)
 
 
+def test_a_cache_with_binary_content_is_saved_again_after_a_change(
+    project: tuple[Path, str],
+) -> None:
+    """A hit on an object with a binary sidecar leaves the cache's own record as it was, so
+    the cache is rewritten after a later change."""
+    repo, _ = project
+    reg = registry()
+    path = _cache(repo)
+    files = open_repo(repo).work_tree_files(["apps", "admin"])
+    cache = ParseCache(path, reg)
+    parse(reg, files, cache)
+    cache.save()
+    role = repo / "admin/roles/accountants.json"
+    role.write_text(role.read_text().replace('"Accountants"', '"Accountant team"', 1))
+    files = open_repo(repo).work_tree_files(["apps", "admin"])
+    cache = ParseCache(path, reg)
+    first = parse(reg, files, cache)
+    cache.save()
+    assert [o.content for o in first] == [o.content for o in parse(reg, files)]
+    entry = json.loads(path.read_bytes())["entries"]["admin/roles/accountants.json"]
+    assert "Accountant team" in json.dumps(entry)
+
+
+def test_a_cache_of_other_code_is_not_used(
+    project: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stamp names the code that parsed: an edited appsync (same version) parses again."""
+    from appsync.canonical import cache as cache_module
+
+    repo, _ = project
+    reg = registry()
+    files = open_repo(repo).work_tree_files(["apps", "admin"])
+    cache = ParseCache(_cache(repo), reg)
+    parse(reg, files, cache)
+    cache.save()
+    warm = ParseCache(_cache(repo), reg)
+    assert warm._entries
+    monkeypatch.setattr(cache_module, "code_fingerprint", lambda: "other code")
+    assert ParseCache(_cache(repo), reg)._entries == {}
+
+
 def test_switched_off_with_an_environment_variable(
     project: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,6 +198,13 @@ def test_manifests_are_parsed_again_when_they_change(
     role = folder / "role.yaml"
     role.write_text(role.read_text().replace("risk: high", "risk: medium", 1))
     assert load_registry(folder).get("role").risk == "medium"
+    # YAML that JSON cannot carry as it is (a number as a key) is never kept: validation
+    # sees it as YAML gave it, on every run.
+    role.write_text(role.read_text() + "\n1: one\n")
+    for _ in range(2):
+        with pytest.raises(ConfigError):
+            load_registry(folder)
+    role.write_text(role.read_text().replace("\n1: one\n", ""))
     for damage in (b"{", b"[]", b'{"platform.yaml": 1}'):
         for path in (tmp_path / "cache/appsync/manifests").glob("*.json"):
             path.write_bytes(damage)

@@ -129,7 +129,7 @@ def _check_keyed(
             missing = "', '".join(keyed.key)
             result.errors.append(f"{_where(obj)}: {name}[{i}] has no '{missing}'")
             continue
-        scope = item.get(group) if group else None
+        scope = _hashable(item.get(group)) if group else None
         values = tuple(item[k] for k in keyed.key)
         ident = (scope, values if all(map(_plain, values)) else _hashable(values))
         if ident in seen:

@@ -4,7 +4,7 @@ a no-op plan grows with what changed, as ``git status`` reuses its index.
 
 The cache is a local file in the Git directory (``.git/appsync/``), never in the tree or in
 Git's history. An entry is used only when the object file and every sidecar it read have
-the bytes they had (BLAKE2b digests), for the same appsync version and the same kind
+the bytes they had (BLAKE2b digests), for the same appsync code and the same kind
 manifests; anything else — a missing, unreadable, foreign or damaged cache — is a miss, and
 the file is parsed as if there were no cache. Only files that parsed without a problem are
 kept, so every error is still found and reported.
@@ -36,6 +36,20 @@ def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def code_fingerprint() -> str:
+    """Which appsync code parsed the cached objects: its version alone does not change with
+    every edit of a development checkout, the names, sizes and times of its files do."""
+    package = Path(__file__).resolve().parents[1]
+    parts = []
+    for path in sorted(package.rglob("*.py")):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        parts.append(f"{path.relative_to(package)}:{info.st_size}:{info.st_mtime_ns}")
+    return _digest("\n".join(parts).encode("utf-8"))
+
+
 def registry_fingerprint(registry: Registry) -> str:
     """Which kind manifests the cached objects were parsed with."""
     parts = [registry.platform.model_dump_json()]
@@ -48,7 +62,7 @@ class ParseCache:
 
     def __init__(self, path: Path | None, registry: Registry) -> None:
         self.path = path
-        self._stamp = [FORMAT, __version__, registry_fingerprint(registry)]
+        self._stamp = [FORMAT, __version__, code_fingerprint(), registry_fingerprint(registry)]
         self._entries: dict[str, list[Any]] = {}
         self._used: set[str] = set()
         self._dirty = False
@@ -82,7 +96,7 @@ class ParseCache:
                 if data is None or _digest(data) != want:
                     return None
             obj = _obj(record, spec.kind, path)
-        except (TypeError, ValueError, KeyError):
+        except (TypeError, ValueError, KeyError, AttributeError):
             return None  # a damaged entry is a miss
         self._used.add(path)
         return obj
@@ -128,6 +142,8 @@ def _obj(record: list[Any], kind: str, path: str) -> Obj:
     obj_id, content, binary, rev, history, name, app_id, placeholders = record
     if not isinstance(content, dict) or not isinstance(obj_id, str) or not isinstance(rev, str):
         raise TypeError("damaged entry")
+    if binary:  # decoded into a copy: the entry itself is saved again as it was read
+        content = dict(content)
     for key in binary:
         content[key] = base64.b64decode(content[key], validate=True)
     return Obj(

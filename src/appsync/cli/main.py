@@ -156,6 +156,9 @@ def cli(debug: bool) -> None:
 #: (psycopg: "error ignored terminating <psycopg.Pipeline ...>" when a batch loses its
 #: connection). Without handlers, Python would print their warnings to stderr.
 QUIET_LOGGERS = ("psycopg", "sqlalchemy")
+#: The cyclic collector's thresholds during a command: a young collection every 100,000
+#: allocations, an older one every 50 of those, a full one practically never.
+COLLECT_EVERY = (100_000, 50, 1000)
 
 
 def quiet_libraries(debug: bool) -> None:
@@ -180,11 +183,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     from appsync.progress import reporting
 
     quiet_libraries(debug)
-    # A command builds its objects once and drops them at exit: the cyclic collector would
-    # only walk them again and again (a third of a 100,000-object plan). Reference counting
-    # still frees everything that is not a cycle.
-    collecting = gc.isenabled()
-    gc.disable()
+    # A command builds its objects once and drops them at exit: with the default thresholds
+    # the cyclic collector walks them again and again (a third of a 100,000-object plan).
+    # What start-up made is frozen out of its sight, and it runs rarely, on young objects
+    # only: the cycles that die young (deepdiff's trees) are still freed.
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*COLLECT_EVERY)
     try:
         with reporting(TerminalProgress()):
             cli.main(args=args, prog_name="appsync", standalone_mode=False)
@@ -223,6 +228,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         sys.exit(1)
     finally:
-        if collecting:
-            gc.enable()
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
     sys.exit(0)

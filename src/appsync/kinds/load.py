@@ -71,8 +71,12 @@ def _documents(folder: Path) -> dict[str, Any]:
     documents = {name: _parse(folder / name, data) for name, data in sources.items()}
     if cached is not None:
         with contextlib.suppress(OSError, TypeError, ValueError):
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(cached, json.dumps(documents).encode("utf-8"))
+            text = json.dumps(documents)
+            # Kept only when JSON gives back exactly what YAML gave (YAML allows keys and
+            # values JSON has not, which validation must still see as they are).
+            if json.loads(text) == documents:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(cached, text.encode("utf-8"))
     return documents
 
 

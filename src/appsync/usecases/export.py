@@ -147,8 +147,9 @@ def export(
     repeated = keyed_list_problems(registry, live)
     if repeated:
         raise InstanceError(
-            f"{instance.name} holds {len(repeated)} keyed-list item(s) that a tree cannot tell "
-            f"apart (merge or remove them on the instance, then export): {_some(repeated, 3)}"
+            f"{instance.name} holds {len(repeated)} list item(s) that a tree cannot hold, "
+            "since it tells them apart by key (a key repeated or missing): mend them on the "
+            f"instance, then export: {_some(repeated, 3)}"
         )
     rendered = render(registry, placed)
     # An object whose live content is its file's content keeps its file byte for byte.
@@ -174,12 +175,20 @@ def export(
     message = message or f"Export from {instance.name}"
     changes: dict[str, bytes | None] = dict.fromkeys(result.removed)
     changes.update({p: files[p] for p in result.written})
-    if claimed == "commit":
-        # appsync.yaml now says which platform the tree is: part of this commit.
-        changes[CONFIG_FILE] = (repo.root / CONFIG_FILE).read_bytes()
-    elif claimed == "leave":  # the file holds edits of the user's own: theirs to commit
-        result.warnings.append(f"{CONFIG_FILE} now says platform: {registry.name}; commit it")
+
+    def record_claim() -> None:
+        """Say in appsync.yaml which platform the tree is, once every check has passed (an
+        export refused must leave the file as it was)."""
+        if claimed is None:
+            return
+        set_platform(repo.root, registry.name)
+        if claimed == "commit":  # part of this commit
+            changes[CONFIG_FILE] = (repo.root / CONFIG_FILE).read_bytes()
+        else:  # the file holds edits of the user's own: theirs to commit
+            result.warnings.append(f"{CONFIG_FILE} now says platform: {registry.name}; commit it")
+
     if branch is not None:
+        record_claim()
         if result.changed:
             assert base is not None
             result.commit = repo.commit_on_branch(branch, base, changes, message)
@@ -202,6 +211,7 @@ def export(
                 f"export would overwrite {len(clobbered)} uncommitted change(s) in "
                 f"{repo.root}: {_some(clobbered, 3)}; commit or stash them first, or pass --force"
             )
+    record_claim()
     if commit and changes:
         repo.prepare_commit()
     _write(repo.root, result.removed, {p: files[p] for p in result.written})
@@ -219,16 +229,14 @@ def export(
 
 def _claim_platform(repo: GitRepo, registry: Registry) -> str | None:
     """A repository holds one platform's tree: the first export of another platform's
-    instance records it in appsync.yaml — to be committed with the export ("commit"), or
+    instance is to record it in appsync.yaml — committed with the export ("commit"), or
     left to the user when the file has edits of theirs ("leave"); an instance of a
     different platform is refused."""
     config = load_config(repo.root)
     held = config.tree_platform if config is not None else None
     if held is None:
         if config is not None and registry.name != DEFAULT_PLATFORM:
-            clean = CONFIG_FILE not in repo.dirty_paths()
-            set_platform(repo.root, registry.name)
-            return "commit" if clean else "leave"
+            return "commit" if CONFIG_FILE not in repo.dirty_paths() else "leave"
         return None
     if held != registry.name:
         raise UsageError(

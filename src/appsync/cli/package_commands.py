@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from appsync.choices import ENVIRONMENTS, MODES, STRATEGIES
-from appsync.cli.options import apply_options
+from appsync.cli.options import RESULT_FORMAT, apply_options
 from appsync.errors import UsageError
 
 if TYPE_CHECKING:
@@ -183,15 +183,8 @@ def _warn(verified: Verified) -> None:
     default=None,
     help="Require checksums.json  [default: as import_config.json says]",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="How to report the result.",
-)
-def verify_command(package: Path, verify_integrity: bool | None, fmt: str) -> None:
+@RESULT_FORMAT
+def verify_command(package: Path, verify_integrity: bool | None, result_format: str) -> None:
     """Check PACKAGE: integrity, structure, schema version, references. Exit 1 on problems.
 
     \b
@@ -203,7 +196,7 @@ def verify_command(package: Path, verify_integrity: bool | None, fmt: str) -> No
     from appsync.usecases import package as package_uc
 
     verified = package_uc.verify_package(None, package, integrity=verify_integrity)
-    if fmt == "json":
+    if result_format == "json":
         import json
 
         meta = verified.metadata

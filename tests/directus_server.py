@@ -167,6 +167,9 @@ class Directus:
                 "TELEMETRY": "false",
                 "LOG_LEVEL": "warn",
                 "WEBSOCKETS_ENABLED": "false",
+                # The suite's own requests (building projects) on a busy two-core machine
+                # must not meet the limiter's 503 ("Under pressure"); appsync's do retry.
+                "PRESSURE_LIMITER_ENABLED": "false",
                 "STORAGE_LOCAL_ROOT": str(self.folder / "uploads"),
                 "EXTENSIONS_PATH": str(self.folder / "extensions"),
             }

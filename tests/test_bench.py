@@ -106,13 +106,19 @@ def _check_run(document: dict[str, Any], db: str) -> None:
         assert set(ratios) == APPSYNC_STEPS and all(r > 0 for r in ratios.values())
 
 
+#: The three tests of one --quick run share a worker (a second worker would run it again).
+QUICK = pytest.mark.xdist_group("bench-quick")
+
+
 @pytest.mark.slow
+@QUICK
 def test_quick_holds_every_sqlite_figure(quick: dict[str, Any]) -> None:
     _check_run(quick, "sqlite")
 
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@QUICK
 def test_quick_holds_every_postgresql_figure(pg_server: PgServer, quick: dict[str, Any]) -> None:
     assert "postgresql" in quick["settings"]["db"]
     assert quick["machine"]["postgresql"]
@@ -120,6 +126,7 @@ def test_quick_holds_every_postgresql_figure(pg_server: PgServer, quick: dict[st
 
 
 @pytest.mark.slow
+@QUICK
 def test_quick_holds_startup_terraform_and_machine(quick: dict[str, Any]) -> None:
     repeat = quick["settings"]["repeat"]
     assert quick["complete"] is True

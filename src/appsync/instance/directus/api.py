@@ -5,6 +5,7 @@ the API serves the new definitions at once, without a restart."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -12,6 +13,11 @@ from typing import Any
 from appsync.errors import ConfigError
 
 TIMEOUT = 15.0
+#: Answers that mean "not now": Directus's pressure limiter (503) and rate limiter (429).
+BUSY = (429, 503)
+#: Tries of a request Directus answers busy, and the longest wait between two (seconds).
+TRIES = 5
+MAX_WAIT = 5.0
 
 
 class DirectusApi:
@@ -20,18 +26,33 @@ class DirectusApi:
         self.token = token
 
     def _call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """One request; one Directus answers busy is tried again (after its Retry-After, at
+        most MAX_WAIT seconds), up to TRIES times, as a busy instance asks."""
+        for attempt in range(1, TRIES + 1):
+            status, payload, retry_after = self._once(method, path, body)
+            if status not in BUSY or attempt == TRIES:
+                break
+            time.sleep(min(retry_after if retry_after is not None else attempt, MAX_WAIT))
+        return status, payload
+
+    def _once(self, method: str, path: str, body: Any) -> tuple[int, Any, float | None]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + path, data=data, method=method)
         request.add_header("Authorization", f"Bearer {self.token}")
         request.add_header("Accept", "application/json")
         if data is not None:
             request.add_header("Content-Type", "application/json")
+        retry_after: float | None = None
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
                 raw = response.read()
                 status = response.status
         except urllib.error.HTTPError as exc:
             raw, status = exc.read(), exc.code
+            try:
+                retry_after = max(0.0, float(exc.headers.get("Retry-After", "")))
+            except ValueError:
+                retry_after = None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ConfigError(f"Directus API {self.url}: cannot connect: {reason}") from exc
@@ -39,7 +60,7 @@ class DirectusApi:
             payload = json.loads(raw) if raw else None
         except ValueError:
             payload = None
-        return status, payload
+        return status, payload, retry_after
 
     @staticmethod
     def _message(payload: Any) -> str:

@@ -73,3 +73,13 @@ def commit_all(repo: Path, message: str) -> None:
     """Commit every change in the work tree with the git CLI, as a person would."""
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", message)
+
+
+def exported_example(tmp_path: Path) -> tuple[str, Path]:
+    """The example instance (``dev.db``) exported into a new repository (``repo``)."""
+    url = f"sqlite:///{tmp_path / 'dev.db'}"
+    assert run("instance", "init", url, "--example").exit_code == 0
+    repo = tmp_path / "repo"
+    assert run("init", str(repo)).exit_code == 0
+    assert run("export", url, "--repo", str(repo)).exit_code == 0
+    return url, repo

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, insert
 from appsync.instance.example import uid
 from appsync.instance.schema import reference_metadata
 from appsync.kinds import registry
-from tests.helpers import run, table_digest, tree_bytes
+from tests.helpers import exported_example, run, table_digest, tree_bytes
 from tests.sync_helpers import sql
 
 
@@ -145,12 +145,7 @@ def one_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
 
 @pytest.fixture
 def world(tmp_path: Path) -> tuple[str, Path]:
-    url = f"sqlite:///{tmp_path / 'dev.db'}"
-    assert run("instance", "init", url, "--example").exit_code == 0
-    repo = tmp_path / "repo"
-    assert run("init", str(repo)).exit_code == 0
-    assert run("export", url, "--repo", str(repo)).exit_code == 0
-    return url, repo
+    return exported_example(tmp_path)
 
 
 QUERY = "apps/invoices/data/queries/monthly-totals"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from appsync.instance.example import uid
-from tests.helpers import git, run, tree_bytes
+from tests.helpers import exported_example, git, run, tree_bytes
 from tests.sync_helpers import sql
 
 QUERY = "apps/invoices/data/queries/monthly-totals"
@@ -40,11 +40,7 @@ with owning_index(git_dir, repo.root, []):
 
 @pytest.fixture
 def world(tmp_path: Path) -> tuple[str, Path]:
-    url = f"sqlite:///{tmp_path / 'dev.db'}"
-    assert run("instance", "init", url, "--example").exit_code == 0
-    repo = tmp_path / "repo"
-    assert run("init", str(repo)).exit_code == 0
-    assert run("export", url, "--repo", str(repo)).exit_code == 0
+    url, repo = exported_example(tmp_path)
     sql(url, "UPDATE queries SET sql = 'SELECT 42' WHERE id = :id", id=uid("query/monthly-totals"))
     return url, repo
 

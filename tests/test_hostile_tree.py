@@ -17,7 +17,7 @@ import pytest
 
 from appsync.canonical.jsonform import MAX_DEPTH, parse_json
 from appsync.errors import TreeError
-from tests.helpers import commit_all, git, run, table_digest, tree_bytes
+from tests.helpers import commit_all, exported_example, git, run, table_digest, tree_bytes
 from tests.sync_helpers import sql
 
 PAGE = "apps/invoices/ui/pages/invoice-list.json"
@@ -27,12 +27,7 @@ SQL = "apps/invoices/data/queries/open-invoices.sql"
 @pytest.fixture
 def world(tmp_path: Path) -> tuple[str, Path]:
     """An example instance exported into a repository."""
-    url = f"sqlite:///{tmp_path / 'dev.db'}"
-    assert run("instance", "init", url, "--example").exit_code == 0
-    repo = tmp_path / "repo"
-    assert run("init", str(repo)).exit_code == 0
-    assert run("export", url, "--repo", str(repo)).exit_code == 0
-    return url, repo
+    return exported_example(tmp_path)
 
 
 def refused(result: object, *needles: str) -> None:

@@ -17,7 +17,7 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
 from appsync import yamlio
-from appsync.config.model import CONFIG_FILE, AppsyncConfig
+from appsync.config.model import CONFIG_FILE, AppsyncConfig, read_config_text
 from appsync.errors import AppsyncError, ConfigError
 from appsync.fsio import write_atomic
 from appsync.instance.connect import literal_password, mask_url, with_password_variable
@@ -65,13 +65,7 @@ def _path(root: Path) -> Path:
 
 
 def _load(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start})") from exc
-    document = yamlio.load_round_trip(text, str(path))
+    document = yamlio.load_round_trip(read_config_text(path), str(path))
     if document is None:
         document = CommentedMap()
     if not isinstance(document, dict):

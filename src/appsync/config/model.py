@@ -137,17 +137,22 @@ def _line_of(document: Any, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def read_config_text(path: Path) -> str:
+    """appsync.yaml's text; a file that cannot be read or is not UTF-8 is one error line."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start})") from exc
+
+
 def load_config(repo_root: Path) -> AppsyncConfig | None:
     """The repository's appsync.yaml, or ``None`` when it has none."""
     path = repo_root / CONFIG_FILE
     if not path.is_file():
         return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start})") from exc
+    text = read_config_text(path)
     document = yamlio.load_round_trip(text, str(path))
     if document is None:
         return AppsyncConfig()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -371,28 +371,41 @@ class _Section:
 
 
 class _Layout:
-    """Which changes a comment shows, and how, within a budget of characters."""
+    """Which changes a comment shows, and how, within a budget of characters. The sections
+    not shown are counted as they change, so each attempt costs the same however many
+    apps a plan has."""
 
     def __init__(self, sections: list[_Section], budget: int) -> None:
         self.sections = sections
         self.budget = budget
-        self.hidden_changes = sum(len(s.items) for s in sections)
+        hidden = [s for s in sections if not s.visible]
+        self.hidden_sections = len(hidden)
+        self.hidden_changes = sum(len(s.items) for s in hidden)
         self.total = sum(s.size for s in sections if s.visible) + self._tail_size()
 
     def _tail_size(self) -> int:
-        hidden = [s for s in self.sections if not s.visible]
-        return len(_tail(len(hidden), sum(len(s.items) for s in hidden))) if hidden else 0
+        if not self.hidden_sections:
+            return 0
+        return len(_tail(self.hidden_sections, self.hidden_changes))
+
+    def _show(self, section: _Section, item: _Item, text: str | None) -> None:
+        was = section.visible
+        section.show(item, text)
+        if was != section.visible:
+            step = -1 if section.visible else 1
+            self.hidden_sections += step
+            self.hidden_changes += step * len(section.items)
 
     def attempt(self, section: _Section, item: _Item, text: str | None) -> bool:
         """Show ``item`` as ``text`` if the comment still fits; say whether it does."""
         before_item, before_total = item.shown, self.total
         old = (section.size if section.visible else 0) + self._tail_size()
-        section.show(item, text)
+        self._show(section, item, text)
         new = (section.size if section.visible else 0) + self._tail_size()
         self.total += new - old
         if self.total <= self.budget:
             return True
-        section.show(item, before_item)
+        self._show(section, item, before_item)
         self.total = before_total
         return False
 
@@ -414,13 +427,13 @@ def _lay_out(sections: list[_Section], budget: int) -> str:
     for section, item in ranked:
         if _important(item.change) and not layout.attempt(section, item, item.full):
             layout.attempt(section, item, item.brief)
-    queues = [[i for i in s.items if i.shown is None] for s in sections]
+    queues = [deque(i for i in s.items if i.shown is None) for s in sections]
     progress = True
     while progress:
         progress = False
         for section, queue in zip(sections, queues, strict=True):
             while queue:
-                item = queue.pop(0)
+                item = queue.popleft()
                 if layout.attempt(section, item, item.brief):
                     progress = True
                     break

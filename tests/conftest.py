@@ -29,6 +29,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(f"CI is set but {PG_ENV} is not: PostgreSQL tests must run")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a worker with ``--dist loadgroup``, every test with an ``xdist_group`` mark must
+    carry its group in its id (how pytest-xdist sends a group to one worker): a pytest that
+    drops it would run each shared expensive fixture once per worker, silently."""
+    if not (os.environ.get("PYTEST_XDIST_WORKER") and config.getoption("loadgroup", False)):
+        return
+    lost = [i.nodeid for i in items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid]
+    if lost:
+        raise pytest.UsageError(
+            f"xdist_group ignored for {lost[0]} (and {len(lost) - 1} more): this pytest and "
+            "pytest-xdist do not agree on test ids; see the pin in pyproject.toml"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

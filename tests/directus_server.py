@@ -1,10 +1,17 @@
 """A real Directus for the tests: installed from the project's own files (tests/directus:
 Directus 12.4.0, and Node 22 from the npm registry when the machine's Node is older) into a
-cache folder shared by every run on the machine, then bootstrapped and started per test on a
-free port, on SQLite or PostgreSQL.
+cache folder shared by every run on the machine, then started per test on a free port, on
+SQLite or PostgreSQL.
 
 The cache is ``$APPSYNC_DIRECTUS_CACHE`` or ``~/.cache/appsync/directus``, one folder per
 version of the lock files; a file lock keeps concurrent test workers from installing twice.
+
+``directus bootstrap`` (system tables, 109 migrations, the first admin) takes about 16 s, so it
+runs once per install and engine: into a template SQLite file in the cache folder, and into a
+template database on the PostgreSQL server (named by the install's digest). An instance
+starts as a copy of its engine's template, made its own: new ids for the admin's role,
+policy, access rows and user, and its own admin email and token — as a bootstrap of its own
+would leave it.
 """
 
 from __future__ import annotations
@@ -21,10 +28,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import create_engine, make_url, text
 
 HERE = Path(__file__).resolve().parent / "directus"
 NODE_MAJOR = 22
@@ -39,6 +49,11 @@ INSTALL_TIMEOUT = 1800
 class Install:
     node_bin: Path
     directus: Path
+
+    @property
+    def root(self) -> Path:
+        """The install's folder in the cache (its lock files' digest)."""
+        return CACHE / _files_digest()
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -183,6 +198,25 @@ class Directus:
         return env
 
     def bootstrap(self) -> None:
+        """The instance's database as ``directus bootstrap`` leaves it (from the template)."""
+        (self.folder / "uploads").mkdir(exist_ok=True)
+        (self.folder / "extensions").mkdir(exist_ok=True)
+        if self.database == "sqlite":
+            shutil.copyfile(_sqlite_template(self.install), self.folder / "directus.db")
+        else:
+            template = _pg_template(self.install, self.database)
+            name = make_url(self.database).database
+            engine = _maintenance(self.database)
+            try:
+                with engine.connect() as connection:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+            finally:
+                engine.dispose()
+        _make_own(self.url, self.admin_email, self.token)
+
+    def run_bootstrap(self) -> None:
+        """``directus bootstrap`` itself (for the templates)."""
         (self.folder / "uploads").mkdir(exist_ok=True)
         (self.folder / "extensions").mkdir(exist_ok=True)
         done = subprocess.run(
@@ -262,6 +296,126 @@ class Directus:
         status, payload = self.request(method, path, body, token=token)
         assert status < 300, f"{method} {path}: HTTP {status}: {payload}"
         return payload.get("data") if isinstance(payload, dict) else payload
+
+
+TEMPLATE_EMAIL = "template@example.com"
+TEMPLATE_TOKEN = "template-token"
+
+
+def _sqlite_template(install: Install) -> Path:
+    """A bootstrapped SQLite database, made once per install (a lock keeps workers from
+    making it twice; it appears whole, by rename)."""
+    path = install.root / "template" / "directus.db"
+    with open(install.root / "template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.is_file():
+            build = install.root / f"template-build-{os.getpid()}"
+            shutil.rmtree(build, ignore_errors=True)
+            Directus(
+                install, build, database="sqlite", admin_email=TEMPLATE_EMAIL, token=TEMPLATE_TOKEN
+            ).run_bootstrap()
+            path.parent.mkdir(exist_ok=True)
+            os.replace(build / "directus.db", path)
+            shutil.rmtree(build, ignore_errors=True)
+    return path
+
+
+def _maintenance(url: str) -> Any:
+    return create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
+def _pg_template(install: Install, url: str) -> str:
+    """A bootstrapped database on ``url``'s server, made once per install (under an advisory
+    lock; it appears whole, by rename) and kept for the next runs."""
+    name = f"appsync_directus_template_{install.root.name}"
+    build = f"{name}_build"
+    engine = _maintenance(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(hashtext(:n))"), {"n": name})
+            try:
+                found = connection.execute(
+                    text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+                ).first()
+                if found is None:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{build}" WITH (FORCE)'))
+                    connection.execute(text(f'CREATE DATABASE "{build}"'))
+                    folder = install.root / f"template-build-pg-{os.getpid()}"
+                    shutil.rmtree(folder, ignore_errors=True)
+                    build_url = make_url(url).set(database=build)
+                    Directus(
+                        install,
+                        folder,
+                        database=build_url.render_as_string(hide_password=False),
+                        admin_email=TEMPLATE_EMAIL,
+                        token=TEMPLATE_TOKEN,
+                    ).run_bootstrap()
+                    shutil.rmtree(folder, ignore_errors=True)
+                    connection.execute(text(f'ALTER DATABASE "{build}" RENAME TO "{name}"'))
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(hashtext(:n))"), {"n": name})
+    finally:
+        engine.dispose()
+    return name
+
+
+def _make_own(url: str, email: str, token: str) -> None:
+    """New ids for the admin's role and policy, every access row and the user (a bootstrap
+    makes them at random), and this instance's admin email and token. The public policy's
+    id is Directus's constant and stays."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as c:
+            access = c.execute(
+                text('SELECT id, role, "user", policy, sort FROM directus_access')
+            ).all()
+            (user_id, role_id), *more = c.execute(text("SELECT id, role FROM directus_users"))
+            assert not more, "a template has one user"
+            new = {str(role_id): str(uuid.uuid4())}
+            for row in access:
+                if row.role is not None:
+                    new[str(row.policy)] = str(uuid.uuid4())
+            c.execute(text("DELETE FROM directus_access"))
+            c.execute(text("UPDATE directus_users SET role = NULL"))
+            c.execute(
+                text("UPDATE directus_roles SET id = :new WHERE id = :old"),
+                {"new": new[str(role_id)], "old": str(role_id)},
+            )
+            for row in access:
+                if row.role is not None:
+                    c.execute(
+                        text("UPDATE directus_policies SET id = :new WHERE id = :old"),
+                        {"new": new[str(row.policy)], "old": str(row.policy)},
+                    )
+            c.execute(
+                text(
+                    "UPDATE directus_users SET id = :id, role = :role, email = :email, "
+                    "token = :token WHERE id = :old"
+                ),
+                {
+                    "id": str(uuid.uuid4()),
+                    "role": new[str(role_id)],
+                    "email": email,
+                    "token": token,
+                    "old": str(user_id),
+                },
+            )
+            for row in access:
+                c.execute(
+                    text(
+                        'INSERT INTO directus_access (id, role, "user", policy, sort) '
+                        "VALUES (:id, :role, :user, :policy, :sort)"
+                    ),
+                    {
+                        "id": str(uuid.uuid4()),
+                        "role": None if row.role is None else new[str(row.role)],
+                        "user": None if row.user is None else str(row.user),
+                        "policy": new.get(str(row.policy), str(row.policy)),
+                        "sort": row.sort,
+                    },
+                )
+    finally:
+        engine.dispose()
 
 
 @contextlib.contextmanager

@@ -49,7 +49,7 @@ TERRAFORM_STEPS = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once: the group's tests may not run back to back
 def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One ``--quick`` run for the whole module; PostgreSQL comes from the environment."""
     out = tmp_path_factory.mktemp("bench") / "out.json"

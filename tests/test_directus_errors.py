@@ -29,7 +29,7 @@ class Exported:
     fresh: Path  # a bootstrapped, never adopted Directus database file
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once: the group's tests may not run back to back
 def exported(directus: Install, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exported]:
     """A project built on a running Directus and exported to a repo, once for the module;
     and a fresh Directus database to copy as a target."""
@@ -155,6 +155,8 @@ class _FakeDirectus(http.server.BaseHTTPRequestHandler):
     def _send(self, status: int, body: Any) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
+        if status == 503:  # busy for good: asked again at once (the waits: test_directus_api)
+            self.send_header("Retry-After", "0")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()

@@ -255,20 +255,20 @@ def write_files(items: Sequence[tuple[Path, bytes, str]]) -> None:
     a path is replaced by the file, never written through.
     """
     temps: list[tuple[str, Path, str]] = []
+    renamed = 0
     try:
         for path, data, shown in items:
             temps.append((_stage(path, data, shown), path, shown))
         _flush([Path(temp) for temp, _, _ in temps], files=True)
-        while temps:
-            temp, path, shown = temps[0]
+        for temp, path, shown in temps:
             try:
                 os.replace(temp, path)
             except OSError as exc:
                 raise cannot(shown, exc) from exc
-            temps.pop(0)
+            renamed += 1
         _flush(sorted({path.parent for path, _, _ in items}), files=False)
     finally:
-        for temp, _, _ in temps:
+        for temp, _, _ in temps[renamed:]:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
 

@@ -162,13 +162,22 @@ class GitRepo:
 
     def staged_elsewhere(self, changes: Mapping[str, bytes | None]) -> list[str]:
         """Paths of ``changes`` for which the user has staged something else: the index
-        entry differs from HEAD's and from what ``changes`` would commit."""
+        entry differs from HEAD's and from what ``changes`` would commit. Only the paths
+        whose index entry differs from HEAD's (one diff of the two) are looked at."""
         index = self._repo.index
         index.read(True)
         head = None if self._repo.head_is_unborn else self._repo.head.peel(pygit2.Tree)
+        if head is None:
+            differ = {entry.path for entry in index}
+        else:
+            differ = set()
+            for delta in index.diff_to_tree(head).deltas:
+                differ.update((delta.old_file.path, delta.new_file.path))
         found: list[str] = []
         for path, data in sorted(changes.items()):
             full = self._full(path)
+            if full not in differ:
+                continue  # staged as committed (or not at all, as committed)
             staged = index[full].id if full in index else None
             try:
                 committed = head[full].id if head is not None else None

@@ -45,7 +45,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 FLOOR = BENCH / "floor.py"
 PG_ENV = "APPSYNC_TEST_DATABASE_URL"
-QUICK_OBJECTS = 300
+QUICK_OBJECTS = 100
 NOTES = [
     "seconds: median wall time of the runs, each a child process timed from fork to exit",
     "peak_rss_mib: the child's own peak (wait4 in bench/spawn.py), the largest over its runs; "

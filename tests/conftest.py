@@ -29,11 +29,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(f"CI is set but {PG_ENV} is not: PostgreSQL tests must run")
 
 
+#: Which tests start first: the long ones, so that two workers finish together (a long
+#: test picked up last would keep one worker busy while the other has nothing to do).
+FIRST = ("reliability", "slow", "directus", "e2e")
+
+
+def _start_rank(item: pytest.Item) -> int:
+    for rank, mark in enumerate(FIRST):
+        if item.get_closest_marker(mark) is not None:
+            return rank
+    return len(FIRST)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On a worker with ``--dist loadgroup``, every test with an ``xdist_group`` mark must
-    carry its group in its id (how pytest-xdist sends a group to one worker): a pytest that
-    drops it would run each shared expensive fixture once per worker, silently."""
+    """Long tests first (the order is the same on every worker: a stable sort). On a worker
+    with ``--dist loadgroup``, every test with an ``xdist_group`` mark must carry its group
+    in its id (how pytest-xdist sends a group to one worker): a pytest that drops it would
+    run each shared expensive fixture once per worker, silently."""
+    items.sort(key=_start_rank)
     if not (os.environ.get("PYTEST_XDIST_WORKER") and config.getoption("loadgroup", False)):
         return
     lost = [i.nodeid for i in items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid]

@@ -5,7 +5,7 @@ export finishes the job. Real subprocesses, real SIGKILLs at random moments, rea
 Half the kills are aimed: they wait for export's first temporary file (its write phase has
 begun) and strike at a random moment of the next 0.35 s, when files are renamed into place
 and the index and commit are written; the other half strike at a random moment of the
-whole run. A handful of trials run in every test run; ``APPSYNC_KILL_TRIALS`` (default 30)
+whole run. A handful of trials run in every test run; ``APPSYNC_KILL_TRIALS`` (default 20)
 more run in the test marked ``reliability`` (deselect it with ``-m 'not reliability'``).
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -73,9 +74,12 @@ class Bench:
         )
 
 
-@pytest.fixture
-def bench(tmp_path: Path) -> Bench:
-    url = f"sqlite:///{tmp_path / 'dev.db'}"
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Bench:
+    """The example instance with QUERIES more queries, exported to a repo, and how long a
+    whole export of a new version takes: made once, copied for each test."""
+    root = tmp_path_factory.mktemp("kill-bench")
+    url = f"sqlite:///{root / 'dev.db'}"
     assert run("instance", "init", url, "--example").exit_code == 0
     rows = [
         {
@@ -94,7 +98,7 @@ def bench(tmp_path: Path) -> Bench:
             connection.execute(insert(reference_metadata(registry()).tables["queries"]), rows)
     finally:
         engine.dispose()
-    repo = tmp_path / "repo"
+    repo = root / "repo"
     assert run("init", str(repo)).exit_code == 0
     assert run("export", url, "--repo", str(repo)).exit_code == 0
     bench = Bench(url, repo)
@@ -103,6 +107,18 @@ def bench(tmp_path: Path) -> Bench:
     assert bench.export_process().wait() == 0
     bench.duration = time.perf_counter() - started
     return bench
+
+
+@pytest.fixture
+def bench(prepared: Bench, tmp_path: Path) -> Bench:
+    """A copy of the prepared instance and repo of its own for each test."""
+    shutil.copytree(prepared.repo.parent, tmp_path / "bench", symlinks=True)
+    return Bench(
+        f"sqlite:///{tmp_path / 'bench' / 'dev.db'}",
+        tmp_path / "bench" / "repo",
+        duration=prepared.duration,
+        trial=prepared.trial,
+    )
 
 
 def check_consistent(bench: Bench) -> str:
@@ -194,7 +210,7 @@ def test_a_killed_export_leaves_every_file_old_or_new(bench: Bench) -> None:
 
 @pytest.mark.reliability
 def test_export_survives_sigkill_at_random_moments(bench: Bench) -> None:
-    trials = int(os.environ.get("APPSYNC_KILL_TRIALS", "30"))
+    trials = int(os.environ.get("APPSYNC_KILL_TRIALS", "20"))
     outcomes = kill_trials(bench, trials, seed=int(os.environ.get("APPSYNC_KILL_SEED", "1")))
     report(bench, trials)
     if trials >= 20:  # enough to be sure some kills landed inside the write phase

@@ -161,6 +161,24 @@ def test_special_files_are_refused_without_being_opened(
     refused(run("fmt", "--check", str(repo)), f"special.json: {kind}")
 
 
+def test_what_git_ignores_is_passed_over_and_a_tracked_file_never_is(
+    world: tuple[str, Path],
+) -> None:
+    """As for Git: an untracked file its ignore rules match is not read (a FIFO there is not
+    opened), while a tracked file stays content even when a rule matches it."""
+    url, repo = world
+    (repo / ".gitignore").write_text("*.sql\nscratch-*\n")
+    os.mkfifo(repo / "admin/roles/scratch-pipe.json")
+    (repo / "apps/invoices/data/queries/scratch-notes.json").write_text("not JSON")
+    assert run("plan", url, "--repo", str(repo), "--detailed-exitcode").exit_code == 0
+    (repo / SQL).write_text("SELECT 'edited while ignored'\n")
+    result = run("plan", url, "--repo", str(repo), "--detailed-exitcode", "--format", "json")
+    assert result.exit_code == 2, result.output
+    assert "edited while ignored" in result.stdout
+    git(repo, "rm", "-q", "--cached", SQL)  # untracked now: the rule applies, the file is gone
+    refused(run("plan", url, "--repo", str(repo)), f"{SQL.rsplit('/', 1)[0]}/open-invoices")
+
+
 def test_a_nested_repository_is_refused(world: tuple[str, Path]) -> None:
     url, repo = world
     (repo / "apps/invoices/files/.git").mkdir()

@@ -141,15 +141,19 @@ class GitRepo:
     def work_tree_files(
         self, roots: Iterable[str], *, bounds: Bounds | None = None
     ) -> dict[str, bytes]:
-        """Every file under ``roots`` in the work tree (ignoring what Git ignores). Only
-        regular files are content: links, special files and nested repositories are
-        refused, as are files past ``bounds`` (see :func:`appsync.fsio.read_tree`)."""
-        return read_tree(
-            self.root,
-            roots,
-            bounds=bounds or Bounds(),
-            ignored=lambda path: bool(self._repo.path_is_ignored(self._full(path))),
-        )
+        """Every file under ``roots`` in the work tree (ignoring what Git ignores: as for
+        Git, a tracked file is never ignored, so Git's ignore rules are asked only about
+        files the index does not hold). Only regular files are content: links, special
+        files and nested repositories are refused, as are files past ``bounds`` (see
+        :func:`appsync.fsio.read_tree`)."""
+        index = self._repo.index
+        index.read(False)
+
+        def ignored(path: str) -> bool:
+            full = self._full(path)
+            return full not in index and bool(self._repo.path_is_ignored(full))
+
+        return read_tree(self.root, roots, bounds=bounds or Bounds(), ignored=ignored)
 
     def dirty_paths(self) -> set[str]:
         """Paths whose work-tree or index state differs from HEAD (ignored files aside)."""

@@ -23,8 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import UUID, TypeEngine
 
 from appsync.canonical.jsonform import load_stored
 from appsync.kinds import ChildSpec, FieldSpec, KindSpec, Registry
@@ -54,8 +53,8 @@ def native_type(field_type: FieldType) -> TypeEngine[Any]:
 
 def uuid_type() -> TypeEngine[Any]:
     """A platform uuid column: ``uuid`` on PostgreSQL (bound and read as text), ``char(36)``
-    elsewhere."""
-    return String(36).with_variant(postgresql.UUID(as_uuid=False), "postgresql")
+    elsewhere. (The generic UUID is PostgreSQL's own: no dialect is imported for it.)"""
+    return String(36).with_variant(UUID(as_uuid=False), "postgresql")
 
 
 def column_type(field_type: FieldType, codec: Codec) -> TypeEngine[Any]:

@@ -41,16 +41,31 @@ def _start_rank(item: pytest.Item) -> int:
     return len(FIRST)
 
 
+def _long_first(items: list[pytest.Item]) -> None:
+    """Modules with long tests first, each module's tests together and in their order (a
+    module-scoped fixture is made once per worker, not again for every split)."""
+    rank: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        rank[module] = min(rank.get(module, len(FIRST)), _start_rank(item))
+    items.sort(key=lambda item: rank[item.nodeid.split("::", 1)[0]])
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Long tests first (the order is the same on every worker: a stable sort). On a worker
     with ``--dist loadgroup``, every test with an ``xdist_group`` mark must carry its group
     in its id (how pytest-xdist sends a group to one worker): a pytest that drops it would
     run each shared expensive fixture once per worker, silently."""
-    items.sort(key=_start_rank)
+    _long_first(items)
     if not (os.environ.get("PYTEST_XDIST_WORKER") and config.getoption("loadgroup", False)):
         return
-    lost = [i.nodeid for i in items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid]
+    lost = [
+        item.nodeid
+        for item in items
+        if (group := item.get_closest_marker("xdist_group")) is not None
+        and not item.nodeid.endswith(f"@{group.args[0] if group.args else 'default'}")
+    ]
     if lost:
         raise pytest.UsageError(
             f"xdist_group ignored for {lost[0]} (and {len(lost) - 1} more): this pytest and "

@@ -300,34 +300,47 @@ class Directus:
 
 TEMPLATE_EMAIL = "template@example.com"
 TEMPLATE_TOKEN = "template-token"
+#: Changes with how a template is made (the bootstrap's environment, what _make_own expects):
+#: a template of another recipe is never used.
+TEMPLATE_RECIPE = 1
 
 
 def _sqlite_template(install: Install) -> Path:
     """A bootstrapped SQLite database, made once per install (a lock keeps workers from
     making it twice; it appears whole, by rename)."""
-    path = install.root / "template" / "directus.db"
+    path = install.root / f"template-{TEMPLATE_RECIPE}" / "directus.db"
     with open(install.root / "template.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not path.is_file():
             build = install.root / f"template-build-{os.getpid()}"
             shutil.rmtree(build, ignore_errors=True)
-            Directus(
-                install, build, database="sqlite", admin_email=TEMPLATE_EMAIL, token=TEMPLATE_TOKEN
-            ).run_bootstrap()
-            path.parent.mkdir(exist_ok=True)
-            os.replace(build / "directus.db", path)
-            shutil.rmtree(build, ignore_errors=True)
+            try:
+                Directus(
+                    install,
+                    build,
+                    database="sqlite",
+                    admin_email=TEMPLATE_EMAIL,
+                    token=TEMPLATE_TOKEN,
+                ).run_bootstrap()
+                path.parent.mkdir(exist_ok=True)
+                os.replace(build / "directus.db", path)
+            finally:
+                shutil.rmtree(build, ignore_errors=True)
     return path
 
 
 def _maintenance(url: str) -> Any:
-    return create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    """An AUTOCOMMIT engine on ``url``'s server, connected to the suite's own database (the
+    one ``APPSYNC_TEST_DATABASE_URL`` names), never to the database being made."""
+    own = os.environ.get("APPSYNC_TEST_DATABASE_URL")
+    database = (make_url(own).database if own else None) or "postgres"
+    return create_engine(make_url(url).set(database=database), isolation_level="AUTOCOMMIT")
 
 
 def _pg_template(install: Install, url: str) -> str:
-    """A bootstrapped database on ``url``'s server, made once per install (under an advisory
-    lock; it appears whole, by rename) and kept for the next runs."""
-    name = f"appsync_directus_template_{install.root.name}"
+    """A bootstrapped database on ``url``'s server, made once per install and recipe (under
+    an advisory lock; it appears whole, by rename) and kept for the next runs."""
+    name = f"appsync_directus_template_{TEMPLATE_RECIPE}_{install.root.name}"
     build = f"{name}_build"
     engine = _maintenance(url)
     try:
@@ -338,25 +351,34 @@ def _pg_template(install: Install, url: str) -> str:
                     text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
                 ).first()
                 if found is None:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{build}" WITH (FORCE)'))
-                    connection.execute(text(f'CREATE DATABASE "{build}"'))
-                    folder = install.root / f"template-build-pg-{os.getpid()}"
-                    shutil.rmtree(folder, ignore_errors=True)
-                    build_url = make_url(url).set(database=build)
-                    Directus(
-                        install,
-                        folder,
-                        database=build_url.render_as_string(hide_password=False),
-                        admin_email=TEMPLATE_EMAIL,
-                        token=TEMPLATE_TOKEN,
-                    ).run_bootstrap()
-                    shutil.rmtree(folder, ignore_errors=True)
+                    _build_pg_template(install, connection, url, build)
                     connection.execute(text(f'ALTER DATABASE "{build}" RENAME TO "{name}"'))
             finally:
                 connection.execute(text("SELECT pg_advisory_unlock(hashtext(:n))"), {"n": name})
     finally:
         engine.dispose()
     return name
+
+
+def _build_pg_template(install: Install, connection: Any, url: str, build: str) -> None:
+    """``directus bootstrap`` into a new database ``build``; dropped again if it fails."""
+    connection.execute(text(f'DROP DATABASE IF EXISTS "{build}" WITH (FORCE)'))
+    connection.execute(text(f'CREATE DATABASE "{build}"'))
+    folder = install.root / f"template-build-pg-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        Directus(
+            install,
+            folder,
+            database=make_url(url).set(database=build).render_as_string(hide_password=False),
+            admin_email=TEMPLATE_EMAIL,
+            token=TEMPLATE_TOKEN,
+        ).run_bootstrap()
+    except BaseException:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{build}" WITH (FORCE)'))
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _make_own(url: str, email: str, token: str) -> None:
@@ -371,6 +393,7 @@ def _make_own(url: str, email: str, token: str) -> None:
             ).all()
             (user_id, role_id), *more = c.execute(text("SELECT id, role FROM directus_users"))
             assert not more, "a template has one user"
+            assert all(row.user is None for row in access), "bootstrap grants roles only"
             new = {str(role_id): str(uuid.uuid4())}
             for row in access:
                 if row.role is not None:

@@ -51,7 +51,8 @@ TERRAFORM_STEPS = {
 
 @pytest.fixture(scope="session")  # once: the group's tests may not run back to back
 def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One ``--quick`` run for the whole module; PostgreSQL comes from the environment."""
+    """One ``--quick`` run for the session (its tests share a worker); PostgreSQL comes
+    from the environment."""
     out = tmp_path_factory.mktemp("bench") / "out.json"
     done = subprocess.run(
         [sys.executable, str(BENCH / "run.py"), "--quick", "--quiet", "--json", str(out)],

@@ -31,7 +31,7 @@ class Exported:
 
 @pytest.fixture(scope="session")  # once: the group's tests may not run back to back
 def exported(directus: Install, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exported]:
-    """A project built on a running Directus and exported to a repo, once for the module;
+    """A project built on a running Directus and exported to a repo, once for the session;
     and a fresh Directus database to copy as a target."""
     root = tmp_path_factory.mktemp("directus-errors")
     repo = root / "repo"

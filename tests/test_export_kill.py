@@ -74,7 +74,7 @@ class Bench:
         )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Bench:
     """The example instance with QUERIES more queries, exported to a repo, and how long a
     whole export of a new version takes: made once, copied for each test."""

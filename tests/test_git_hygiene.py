@@ -145,6 +145,22 @@ def test_a_staged_version_of_an_appsync_file_is_not_overwritten(
     assert git(repo, "status", "--porcelain") == " M appsync.yaml\n"
 
 
+def test_a_staged_deletion_of_a_file_export_rewrites_is_not_overwritten(
+    layout: tuple[Path, str],
+) -> None:
+    repo, url = layout
+    assert run("export", "dev", "--repo", str(repo)).exit_code == 0
+    git(repo, "rm", "-q", "--cached", f"{QUERY}.sql")  # staged for deletion, kept on disk
+    head = git(repo, "rev-parse", "HEAD")
+    edit_query(url)
+    result = run("export", "dev", "--repo", str(repo))
+    assert result.exit_code == 1 and "uncommitted change" in result.stderr, result.output
+    assert f"{QUERY}.sql" not in git(repo, "ls-files").split()  # the staged deletion stays
+    assert git(repo, "rev-parse", "HEAD") == head  # nothing was committed
+    assert run("export", "dev", "--repo", str(repo), "--force").exit_code == 0
+    assert f"{QUERY}.sql" in git(repo, "ls-files").split()
+
+
 def test_no_commit_then_export_commits_what_export_wrote(layout: tuple[Path, str]) -> None:
     repo, _url = layout
     assert run("export", "dev", "--repo", str(repo), "--no-commit").exit_code == 0

@@ -3,11 +3,13 @@ environment's defaults, which win over appsync's own."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appsync.errors import UsageError
-from appsync.package.layout import PackageSource
 from appsync.usecases.targets import Target
+
+if TYPE_CHECKING:  # the package modules load only for the commands that read packages
+    from appsync.package.layout import PackageSource
 
 DEFAULTS: dict[str, Any] = {"conflicts": "prompt", "transaction": "full", "prune": False}
 

@@ -27,6 +27,20 @@ def pg_server_url() -> str | None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.environ.get("CI") and not pg_server_url():
         raise pytest.UsageError(f"CI is set but {PG_ENV} is not: PostgreSQL tests must run")
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        _compile_appsync()
+
+
+def _compile_appsync() -> None:
+    """Bytecode for appsync's own modules before any test starts one: an editable install
+    has none, and with PYTHONDONTWRITEBYTECODE set (as on some CI machines) every ``appsync``
+    subprocess would compile all of them again (a few tenths of a second each, hundreds of
+    times). An installed appsync is compiled by pip; this only brings the suite to par."""
+    import compileall
+
+    import appsync
+
+    compileall.compile_dir(Path(appsync.__file__).parent, quiet=1, workers=1)
 
 
 #: Which tests start first: the long ones, so that two workers finish together (a long

@@ -312,20 +312,9 @@ def _sqlite_template(install: Install) -> Path:
     with open(install.root / "template.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not path.is_file():
-            build = install.root / f"template-build-{os.getpid()}"
-            shutil.rmtree(build, ignore_errors=True)
-            try:
-                Directus(
-                    install,
-                    build,
-                    database="sqlite",
-                    admin_email=TEMPLATE_EMAIL,
-                    token=TEMPLATE_TOKEN,
-                ).run_bootstrap()
+            with _bootstrapped(install, "template-build", "sqlite") as build:
                 path.parent.mkdir(exist_ok=True)
                 os.replace(build / "directus.db", path)
-            finally:
-                shutil.rmtree(build, ignore_errors=True)
     return path
 
 
@@ -364,19 +353,25 @@ def _build_pg_template(install: Install, connection: Any, url: str, build: str) 
     """``directus bootstrap`` into a new database ``build``; dropped again if it fails."""
     connection.execute(text(f'DROP DATABASE IF EXISTS "{build}" WITH (FORCE)'))
     connection.execute(text(f'CREATE DATABASE "{build}"'))
-    folder = install.root / f"template-build-pg-{os.getpid()}"
-    shutil.rmtree(folder, ignore_errors=True)
+    database = make_url(url).set(database=build).render_as_string(hide_password=False)
     try:
-        Directus(
-            install,
-            folder,
-            database=make_url(url).set(database=build).render_as_string(hide_password=False),
-            admin_email=TEMPLATE_EMAIL,
-            token=TEMPLATE_TOKEN,
-        ).run_bootstrap()
+        with _bootstrapped(install, "template-build-pg", database):
+            pass
     except BaseException:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{build}" WITH (FORCE)'))
         raise
+
+
+@contextlib.contextmanager
+def _bootstrapped(install: Install, name: str, database: str) -> Iterator[Path]:
+    """``directus bootstrap`` of ``database`` in a scratch folder, removed afterwards."""
+    folder = install.root / f"{name}-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        Directus(
+            install, folder, database=database, admin_email=TEMPLATE_EMAIL, token=TEMPLATE_TOKEN
+        ).run_bootstrap()
+        yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -44,6 +44,25 @@ def test_slugify(name: str, slug: str) -> None:
     assert slugify(name, "page") == slug
 
 
+def _slugify_by_the_rule(name: str, fallback: str) -> str:
+    """slugify as first written: every name through NFKD, the patterns compiled per call."""
+    import re
+    import unicodedata
+
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name)
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:60].rstrip("-")
+    slug = slug or fallback
+    reserved = {"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("com", "lpt") for i in range(10)}
+    return f"{slug}-1" if slug in reserved else slug
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=80) | st.text(alphabet="aZ9 -_.éÅßİ\u0130\ufb01", max_size=80))
+def test_slugify_keeps_the_rule(name: str) -> None:
+    assert slugify(name, "page") == _slugify_by_the_rule(name, "page")
+
+
 def test_unique_slugs_are_case_insensitive_and_deterministic() -> None:
     items = [("b-id", "Home"), ("a-id", "home"), ("c-id", "HOME!")]
     slugs = unique_slugs(items, "page")

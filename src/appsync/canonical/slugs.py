@@ -6,6 +6,8 @@ import re
 import unicodedata
 
 MAX_SLUG = 60
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _WINDOWS_RESERVED = frozenset(
     ["con", "prn", "aux", "nul"] + [f"com{i}" for i in range(10)] + [f"lpt{i}" for i in range(10)]
 )
@@ -17,9 +19,10 @@ def slugify(name: str, fallback: str) -> str:
     Never a name Windows reserves (``con``, ``com1``...), never a dot (so an object file is
     always ``<slug>.json`` and cannot be mistaken for a sidecar).
     """
-    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name)  # calculateVat -> calculate-Vat
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    name = _CAMEL.sub("-", name)  # calculateVat -> calculate-Vat
+    if not name.isascii():  # NFKD leaves ASCII as it is
+        name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    slug = _NOT_SLUG.sub("-", name.lower()).strip("-")
     slug = slug[:MAX_SLUG].rstrip("-")
     if not slug:
         slug = fallback

@@ -217,3 +217,50 @@ def test_project_travels_to_another_directus(pair: tuple[Directus, Directus, Pat
     assert merged.exit_code == 0, merged.stderr
     collection = b.ok("GET", "/collections/articles")["meta"]
     assert (collection["icon"], collection["note"]) == ("newspaper", "Edited in prod's Data Studio")
+
+
+def _admin_rows(url: str) -> dict[str, Any]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            user = c.execute(text("SELECT id, role, email, token FROM directus_users")).one()
+            access = c.execute(text('SELECT id, role, "user", policy FROM directus_access')).all()
+            roles = {str(r) for r in c.execute(text("SELECT id FROM directus_roles")).scalars()}
+            policies = {
+                str(p) for p in c.execute(text("SELECT id FROM directus_policies")).scalars()
+            }
+    finally:
+        engine.dispose()
+    return {"user": user, "access": access, "roles": roles, "policies": policies}
+
+
+@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_instances_from_the_template_are_each_their_own(
+    engine: str, directus: Install, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A copy of the bootstrapped template gets the ids a bootstrap of its own would (the
+    admin's role, policy, access rows and user), its own admin email and token, and every
+    access row still names a role and policy that exist."""
+    seen: list[dict[str, Any]] = []
+    for name in ("a", "b"):
+        server = Directus(
+            directus,
+            tmp_path / name,
+            database=_database(engine, request),
+            admin_email=f"admin@{name}.example.com",
+            token=f"token-{name}",
+        )
+        server.bootstrap()
+        rows = _admin_rows(server.url)
+        assert (rows["user"].email, rows["user"].token) == (server.admin_email, server.token)
+        assert str(rows["user"].role) in rows["roles"]
+        assert all(str(a.policy) in rows["policies"] for a in rows["access"])
+        assert all(a.role is None or str(a.role) in rows["roles"] for a in rows["access"])
+        seen.append(rows)
+    a, b = seen
+    assert str(a["user"].id) != str(b["user"].id) and a["roles"].isdisjoint(b["roles"])
+    assert {str(x.id) for x in a["access"]}.isdisjoint({str(x.id) for x in b["access"]})
+    shared = a["policies"] & b["policies"]  # only Directus's constant public policy
+    assert shared == {"abf8a154-5b1c-4a46-ac9c-7300570f4f17"}

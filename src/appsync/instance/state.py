@@ -23,7 +23,7 @@ def read_sync_state(connection: Connection) -> dict[tuple[str, str], SyncState]:
     columns = (table.c.kind, table.c.id, table.c.desired_rev, table.c.applied_rev, table.c.origin)
     return {
         (kind, oid): SyncState(desired, applied, origin)
-        for kind, oid, desired, applied, origin in connection.execute(select(*columns))
+        for kind, oid, desired, applied, origin in connection.execute(select(*columns)).all()
     }
 
 

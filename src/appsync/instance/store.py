@@ -506,6 +506,7 @@ def _same(actual: Any, expected: Any) -> bool:
 
 
 def _dicts(result: Result[Any]) -> list[dict[str, Any]]:
-    """Rows as dicts by column name (several times faster than ``dict(row._mapping)``)."""
+    """Rows as dicts by column name (several times faster than ``dict(row._mapping)``),
+    fetched at once (the driver's fetchall, not a fetchone per row)."""
     names = list(result.keys())
-    return [dict(zip(names, row, strict=True)) for row in result]
+    return [dict(zip(names, row, strict=True)) for row in result.all()]

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.helpers import serve_locally
 
 TOKEN = "ghs_test-token"
 BOT = "github-actions[bot]"
@@ -144,13 +145,6 @@ def serving(github: FakeGitHub) -> Iterator[FakeGitHub]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    github.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
+    with serve_locally(Handler) as url:
+        github.url = url
         yield github
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

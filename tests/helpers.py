@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.server
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -83,3 +87,17 @@ def exported_example(tmp_path: Path) -> tuple[str, Path]:
     assert run("init", str(repo)).exit_code == 0
     assert run("export", url, "--repo", str(repo)).exit_code == 0
     return url, repo
+
+
+@contextlib.contextmanager
+def serve_locally(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on a free local port in a thread for the block; its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -13,6 +12,7 @@ import pytest
 
 from appsync.errors import ConfigError
 from appsync.instance.directus import api
+from tests.helpers import serve_locally
 
 
 class Busy(http.server.BaseHTTPRequestHandler):
@@ -45,14 +45,8 @@ class Busy(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[str]:
     Busy.seen = []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Busy)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_locally(Busy) as url:
+        yield url
 
 
 def test_a_busy_directus_is_asked_again(server: str) -> None:

@@ -7,7 +7,6 @@ import http.server
 import json
 import shutil
 import sqlite3
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from appsync.canonical import canonical_json
 from tests.directus_project import build
 from tests.directus_server import Directus, Install, running
-from tests.helpers import git, run, table_digest
+from tests.helpers import git, run, serve_locally, table_digest
 
 pytestmark = [pytest.mark.directus, pytest.mark.xdist_group("directus-errors")]
 
@@ -179,14 +178,8 @@ class _FakeDirectus(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fake_api() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeDirectus)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_locally(_FakeDirectus) as url:
+        yield url
 
 
 def test_token_checked_before_any_write_and_notice_after_commit(

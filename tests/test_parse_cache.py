@@ -11,7 +11,7 @@ import pytest
 
 from appsync.canonical.cache import ParseCache, cache_file
 from appsync.canonical.tree import parse
-from appsync.errors import ConfigError
+from appsync.errors import ConfigError, TreeError
 from appsync.gitstore import open_repo
 from appsync.kinds import registry
 from tests.helpers import git, run
@@ -209,3 +209,134 @@ def test_manifests_are_parsed_again_when_they_change(
         for path in (tmp_path / "cache/appsync/manifests").glob("*.json"):
             path.write_bytes(damage)
         assert load_registry(folder).get("role").risk == "medium"
+
+
+# Files known by their lstat signature are not read again (as ``git status`` trusts its
+# index), and every way a file can change without the signature the cache trusted is seen.
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tree files read from here on (every read goes through fsio.read_regular)."""
+    from appsync import fsio
+
+    done: list[str] = []
+    real = fsio.read_regular
+
+    def counted(path: Path | str, rel: str, limit: int | None) -> bytes:
+        done.append(rel)
+        return real(path, rel, limit)
+
+    monkeypatch.setattr(fsio, "read_regular", counted)
+    return done
+
+
+def _parse_work_tree(repo: Path) -> list[object]:
+    reg = registry()
+    opened = open_repo(repo)
+    cache = opened.parse_cache(reg)
+    files = opened.work_tree_files(["apps", "admin"], cache=cache)
+    return [(o.key, o.rev, o.content) for o in opened.parse(reg, files, cache)]
+
+
+def _trust_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trust signatures however recent (the tree was just written): what a later run does
+    once the files are older than RACY_NS."""
+    from appsync.canonical import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_NS", -(10**12))
+
+
+def test_files_known_by_their_signature_are_not_read(
+    project: tuple[Path, str], reads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, _ = project
+    cold = _parse_work_tree(repo)  # fills the cache, records the signatures
+    assert len(reads) > 29
+    reads.clear()
+    assert _parse_work_tree(repo) == cold  # signatures too recent: read, checked by digest
+    assert len(reads) > 29
+    _trust_now(monkeypatch)
+    reads.clear()
+    assert _parse_work_tree(repo) == cold  # stamped again; now they are trusted
+    reads.clear()
+    assert _parse_work_tree(repo) == cold
+    assert reads == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["admin/roles/viewers.json", "apps/invoices/functions/calculate-vat.js"],
+    ids=["object file", "sidecar"],
+)
+def test_a_trusted_file_edited_behind_its_size_and_mtime_is_seen(
+    project: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    repo, _ = project
+    _trust_now(monkeypatch)
+    before = _parse_work_tree(repo)
+    assert _parse_work_tree(repo) == before  # trusted from here on
+    target = repo / path
+    old, new = (b'"Viewers"', b'"Viewerz"') if path.endswith(".json") else (b"return", b"retUrn")
+    data = target.read_bytes()
+    assert old in data
+    _same_stat(target, data.replace(old, new, 1))  # same size and mtime: the ctime tells
+    after = _parse_work_tree(repo)
+    assert after != before
+    assert new.decode().strip('"') in repr(after)
+
+
+def test_a_trusted_file_replaced_by_a_link_is_refused(
+    project: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, _ = project
+    _trust_now(monkeypatch)
+    _parse_work_tree(repo)
+    _parse_work_tree(repo)
+    role = repo / "admin/roles/viewers.json"
+    outside = repo.parent / "outside.json"
+    outside.write_bytes(role.read_bytes())
+    role.unlink()
+    role.symlink_to(outside)
+    with pytest.raises(TreeError, match=r"viewers\.json: a symbolic link"):
+        _parse_work_tree(repo)
+
+
+def test_a_damaged_stamp_is_a_miss(
+    project: tuple[Path, str], reads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, _ = project
+    _trust_now(monkeypatch)
+    clean = _parse_work_tree(repo)
+    _parse_work_tree(repo)
+    path = _cache(repo)
+    document = json.loads(path.read_bytes())
+    stamps: list[object] = ["x", [1, 2], [None, [0] * 5, {}], [2**70, "size", {}], None]
+    for i, entry in enumerate(document["entries"].values()):
+        entry[4] = stamps[i % len(stamps)]
+    path.write_text(json.dumps(document))
+    reads.clear()
+    assert _parse_work_tree(repo) == clean
+    assert len(reads) > 29  # nothing trusted: every file read and checked by its digest
+
+
+def test_a_no_op_export_reads_no_file_it_knows(
+    project: tuple[Path, str], reads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, dev = project
+    _trust_now(monkeypatch)
+    for _ in range(2):
+        assert run("export", dev, "--repo", str(repo)).exit_code == 0
+    reads.clear()
+    assert run("export", dev, "--repo", str(repo)).exit_code == 0
+    assert reads == []
+    # A file changed behind its size and mtime is an uncommitted edit export sees...
+    role = repo / "admin/roles/viewers.json"
+    clean = role.read_bytes()
+    _same_stat(role, clean.replace(b'"Viewers"', b'"Viewerz"'))
+    refused = run("export", dev, "--repo", str(repo))
+    assert refused.exit_code == 1 and "admin/roles/viewers.json" in refused.stderr
+    # ... and writes back from the instance when told to.
+    assert run("export", dev, "--repo", str(repo), "--force").exit_code == 0
+    assert role.read_bytes() == clean
+    assert git(repo, "status", "--porcelain") == ""

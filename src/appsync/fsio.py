@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,22 +136,85 @@ def read_regular(path: Path | str, rel: str, limit: int | None) -> bytes:
     return b"".join(chunks)
 
 
+#: What ``lstat`` says of a regular file, as a parse cache records it: size, modification
+#: and change times (nanoseconds), inode and device. Any write, rename over, ``chmod`` or
+#: ``touch`` changes it.
+Signature = tuple[int, int, int, int, int]
+
+
+def digest(data: bytes) -> str:
+    """The digest a parse cache keeps of a file's bytes (BLAKE2b, 128 bits)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def signature(info: os.stat_result) -> Signature:
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+
+
+class TreeFiles(Mapping[str, bytes]):
+    """The regular files of a tree by posix path, with the ``lstat`` signature each had
+    when the tree was listed. A file the caller vouched for (a parse cache that holds what
+    it parsed from exactly that file) is read only when asked for: a no-op plan does not
+    open the files it already knows. Reading one then is :func:`read_regular`, and its
+    problems are a :class:`TreeError` at that moment."""
+
+    def __init__(self, top: Path) -> None:
+        self.top = top
+        #: When listing began (``time.time_ns``): no file's signature predates it.
+        self.listed_ns = time.time_ns()
+        self.signatures: dict[str, Signature] = {}
+        #: Digests (:func:`digest`) of files a parse cache knows unchanged, by path.
+        self.digests: dict[str, str] = {}
+        self._data: dict[str, bytes] = {}
+        self._limit: int | None = None
+
+    def __getitem__(self, path: str) -> bytes:
+        data = self._data.get(path)
+        if data is None:
+            if path not in self.signatures:
+                raise KeyError(path)
+            data = read_regular(self.top / path, path, self._limit)
+            self._data[path] = data
+        return data
+
+    def holds(self, path: str, data: bytes) -> bool:
+        """Whether the file at ``path`` has exactly ``data`` (by its known digest when
+        there is one, so without reading it)."""
+        known = self.digests.get(path)
+        if known is not None and path not in self._data:
+            return digest(data) == known
+        return path in self.signatures and self[path] == data
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.signatures
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.signatures)
+
+    def __len__(self) -> int:
+        return len(self.signatures)
+
+
 def read_tree(
     top: Path,
     roots: Iterable[str],
     *,
     bounds: Bounds,
     ignored: Callable[[str], bool] = lambda _: False,
-) -> dict[str, bytes]:
+    vouched: Callable[[str, Signature], bool] | None = None,
+) -> TreeFiles:
     """Every regular file under the folders ``roots`` of ``top``, by posix path relative to
     ``top``; what ``ignored`` says (Git's ignore rules) is passed over unread. Raises
     :class:`TreeError` with every problem: links, special files, nested repositories,
-    unreadable files, files past the bounds. A root that does not exist is empty."""
-    files: dict[str, bytes] = {}
+    unreadable files, files past the bounds. A root that does not exist is empty. Files
+    ``vouched`` says are known by their signature are read later, if at all (checked for
+    kind and bounds like the others now)."""
+    files = TreeFiles(top)
+    files._limit = bounds.max_file
     check = SizeCheck(bounds)
     problems = check.problems
     for root in roots:
-        _read_folder(top, root, files, check, ignored, top_level=True)
+        _read_folder(top, root, files, check, ignored, vouched)
     if problems:
         raise TreeError(problems[0], problems)
     return files
@@ -158,11 +223,12 @@ def read_tree(
 def _read_folder(
     top: Path,
     rel: str,
-    files: dict[str, bytes],
+    files: TreeFiles,
     check: SizeCheck,
     ignored: Callable[[str], bool],
+    vouched: Callable[[str, Signature], bool] | None,
     *,
-    top_level: bool = False,
+    top_level: bool = True,
 ) -> None:
     problems = check.problems
     folder = top / rel
@@ -186,29 +252,35 @@ def _read_folder(
     if any(e.name == ".git" for e in entries):
         problems.append(f"{rel}: a nested Git repository (a submodule?); {ONLY_REGULAR}")
         return
+    data, signatures = files._data, files.signatures
     for entry in entries:
         path = f"{rel}/{entry.name}"
         try:
-            mode = entry.stat(follow_symlinks=False).st_mode
+            info = entry.stat(follow_symlinks=False)
         except OSError as exc:
             problems.append(f"{path}: cannot read: {exc.strerror or exc}")
             continue
+        mode = info.st_mode
         if stat.S_ISDIR(mode):
-            _read_folder(top, path, files, check, ignored)
+            _read_folder(top, path, files, check, ignored, vouched, top_level=False)
             continue
         if is_temp(entry.name) or ignored(path):
             continue
         if not stat.S_ISREG(mode):
             problems.append(f"{path}: {kind_of_mode(mode)}; {ONLY_REGULAR}")
             continue
-        size = entry.stat(follow_symlinks=False).st_size
-        if not check.admit(path, size):
+        if not check.admit(path, info.st_size):
+            continue
+        known = signature(info)
+        if vouched is not None and vouched(path, known):
+            signatures[path] = known
             continue
         try:
-            limit = check.bounds.max_file
-            files[path] = read_regular(entry.path, path, limit)
+            data[path] = read_regular(entry.path, path, check.bounds.max_file)
         except TreeError as exc:
             problems.append(str(exc))
+            continue
+        signatures[path] = known
 
 
 # ---------------------------------------------------------------------------- writing

@@ -11,10 +11,11 @@ import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, SortMode
 
 from appsync.errors import RepoError, TreeError
-from appsync.fsio import ONLY_REGULAR, Bounds, SizeCheck, read_tree
+from appsync.fsio import ONLY_REGULAR, Bounds, SizeCheck, TreeFiles, read_tree
 from appsync.gitstore.locks import clear_stale_lock, owning_index
 
 if TYPE_CHECKING:
+    from appsync.canonical.cache import ParseCache
     from appsync.kinds import Registry
     from appsync.model import Obj
 
@@ -139,13 +140,18 @@ class GitRepo:
         return True
 
     def work_tree_files(
-        self, roots: Iterable[str], *, bounds: Bounds | None = None
-    ) -> dict[str, bytes]:
+        self,
+        roots: Iterable[str],
+        *,
+        bounds: Bounds | None = None,
+        cache: ParseCache | None = None,
+    ) -> TreeFiles:
         """Every file under ``roots`` in the work tree (ignoring what Git ignores: as for
         Git, a tracked file is never ignored, so Git's ignore rules are asked only about
         files the index does not hold). Only regular files are content: links, special
         files and nested repositories are refused, as are files past ``bounds`` (see
-        :func:`appsync.fsio.read_tree`)."""
+        :func:`appsync.fsio.read_tree`). Files ``cache`` knows by their signature are read
+        only when asked for."""
         index = self._repo.index
         index.read(False)
 
@@ -153,7 +159,10 @@ class GitRepo:
             full = self._full(path)
             return full not in index and bool(self._repo.path_is_ignored(full))
 
-        return read_tree(self.root, roots, bounds=bounds or Bounds(), ignored=ignored)
+        vouched = cache.vouches if cache is not None else None
+        return read_tree(
+            self.root, roots, bounds=bounds or Bounds(), ignored=ignored, vouched=vouched
+        )
 
     def dirty_paths(self) -> set[str]:
         """Paths whose work-tree or index state differs from HEAD (ignored files aside)."""
@@ -196,13 +205,21 @@ class GitRepo:
     def git_dir(self) -> Path:
         return Path(self._repo.path)
 
-    def parse(self, registry: Registry, files: Mapping[str, bytes]) -> list[Obj]:
-        """The objects of ``files`` (read from this repository), parsed through the
-        repository's parse cache (:mod:`appsync.canonical.cache`)."""
+    def parse_cache(self, registry: Registry) -> ParseCache:
+        """The repository's parse cache (:mod:`appsync.canonical.cache`)."""
         from appsync.canonical.cache import ParseCache, cache_file
+
+        return ParseCache(cache_file(self.git_dir, registry, self.prefix), registry)
+
+    def parse(
+        self, registry: Registry, files: Mapping[str, bytes], cache: ParseCache | None = None
+    ) -> list[Obj]:
+        """The objects of ``files`` (read from this repository), parsed through the
+        repository's parse cache (or ``cache``, the one the files were read with)."""
         from appsync.canonical.tree import parse
 
-        cache = ParseCache(cache_file(self.git_dir, registry, self.prefix), registry)
+        if cache is None:
+            cache = self.parse_cache(registry)
         try:
             return parse(registry, files, cache)
         finally:  # the files that parsed are kept even when others have problems

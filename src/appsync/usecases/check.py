@@ -4,6 +4,7 @@ CI jobs and pre-commit hooks without credentials. Pure over the tree's files."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from appsync.bindings import misplaced
@@ -27,8 +28,12 @@ def check_tree(repo: GitRepo, registry: Registry, ref: str | None = None) -> Che
     """Every problem and warning of the tree (the work tree, or ``ref``); a tree that
     cannot be read at all raises :class:`TreeError`."""
     roots = managed_roots(registry)
-    files = repo.files_at(repo.resolve(ref), roots) if ref else repo.work_tree_files(roots)
-    objs = repo.parse(registry, files)
+    cache = repo.parse_cache(registry)
+    if ref:
+        files: Mapping[str, bytes] = repo.files_at(repo.resolve(ref), roots)
+    else:
+        files = repo.work_tree_files(roots, cache=cache)
+    objs = repo.parse(registry, files, cache)
     problems: list[str] = []
     warnings: list[str] = []
     result = validate(registry, objs, ())

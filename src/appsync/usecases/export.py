@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appsync.canonical.slugs import slugify
 from appsync.canonical.tree import (
@@ -19,7 +20,15 @@ from appsync.clock import now_utc
 from appsync.config import CONFIG_FILE, load_config
 from appsync.config.edit import set_platform
 from appsync.errors import InstanceError, RepoError, TreeError, UsageError
-from appsync.fsio import Bounds, SizeCheck, prune_empty, remove_file, sweep_temps, write_files
+from appsync.fsio import (
+    Bounds,
+    SizeCheck,
+    TreeFiles,
+    prune_empty,
+    remove_file,
+    sweep_temps,
+    write_files,
+)
 from appsync.gitstore import GitRepo
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_history, read_objects
@@ -28,6 +37,9 @@ from appsync.limits import tree_bounds
 from appsync.model import HISTORY_LIMIT, HistoryEntry, Obj
 from appsync.usecases.plan import app_ids as scope_ids
 from appsync.validate import keyed_list_problems
+
+if TYPE_CHECKING:
+    from appsync.canonical.cache import ParseCache
 
 
 @dataclass
@@ -121,15 +133,16 @@ def export(
 
     roots = managed_roots(registry)
     bounds = tree_bounds()
+    cache = repo.parse_cache(registry)
     base = repo.head_commit
     if branch is not None:
         if base is None:
             raise UsageError("--branch needs a commit to branch from; export once without it")
         repo.check_new_branch(branch)
-        before = repo.files_at(base, roots, bounds=bounds)
+        before: Mapping[str, bytes] = repo.files_at(base, roots, bounds=bounds)
     else:
-        before = repo.work_tree_files(roots, bounds=bounds)
-    existing = _existing(repo, registry, before)
+        before = repo.work_tree_files(roots, bounds=bounds, cache=cache)
+    existing = _existing(registry, before, cache)
     app_names = list(apps)
     app_ids: set[str] | None = None
     if app_names:
@@ -152,15 +165,16 @@ def export(
             f"instance, then export: {_some(repeated, 3)}"
         )
     rendered = render(registry, placed)
-    # An object whose live content is its file's content keeps its file byte for byte.
-    same = {
-        rendered.paths[o.key]: existing[o.key].path
+    # An object whose live content is its file's content keeps its file byte for byte
+    # (not read again: its bytes are wanted only if it is to be committed).
+    kept = {
+        rendered.paths[o.key]
         for o in live
-        if o.key in existing and existing[o.key].rev == o.rev and o.key in rendered.paths
+        if o.key in existing
+        and existing[o.key].rev == o.rev
+        and rendered.paths.get(o.key) == existing[o.key].path
+        and existing[o.key].path in before
     }
-    for path, old_path in same.items():
-        if path == old_path and old_path in before:
-            rendered.files[path] = before[old_path]
 
     result = ExportResult(objects=len(live) - len(rendered.skipped))
     for obj in rendered.skipped:
@@ -169,9 +183,11 @@ def export(
     in_scope = _scope(registry, selected, app_ids, before, rendered.paths)
     owned = {p for p in before if in_scope(p)}
     files = {p: b for p, b in rendered.files.items() if _owned(registry, p, selected, None)}
-    _within(bounds, files)
+    _within(bounds, {p: _size(before, p) if p in kept else len(b) for p, b in files.items()})
     result.removed = sorted(owned - set(files))
-    result.written = sorted(p for p, data in files.items() if before.get(p) != data)
+    result.written = sorted(
+        p for p, data in files.items() if p not in kept and not _holds(before, p, data)
+    )
     message = message or f"Export from {instance.name}"
     changes: dict[str, bytes | None] = dict.fromkeys(result.removed)
     changes.update({p: files[p] for p in result.written})
@@ -201,7 +217,9 @@ def export(
     dirty = repo.dirty_paths()
     # Files a killed or --no-commit export already wrote, and files already deleted, that
     # HEAD does not have yet: export's own changes, committed with the rest.
-    changes.update({p: files[p] for p in dirty if p in files and p not in changes})
+    changes.update(
+        {p: before[p] if p in kept else files[p] for p in dirty if p in files and p not in changes}
+    )
     changes.update({p: None for p in repo.deleted_paths() if p not in files and in_scope(p)})
     if not force:
         clobbered = sorted(dirty & {*result.removed, *result.written})
@@ -255,7 +273,7 @@ def _scope(
     registry: Registry,
     kinds: set[str],
     app_ids: set[str] | None,
-    before: dict[str, bytes],
+    before: Mapping[str, bytes],
     paths: dict[tuple[str, str], str],
 ) -> Callable[[str], bool]:
     """Whether a path is in this export's scope (its kinds and apps)."""
@@ -286,14 +304,12 @@ def _with_history(
 
 
 def _existing(
-    repo: GitRepo, registry: Registry, files: dict[str, bytes]
+    registry: Registry, files: Mapping[str, bytes], cache: ParseCache
 ) -> dict[tuple[str, str], Obj]:
     """The objects of the files already in the tree (through the repository's parse
     cache); unreadable files are skipped (export rewrites them)."""
-    from appsync.canonical.cache import ParseCache, cache_file
     from appsync.canonical.tree import parse_cached
 
-    cache = ParseCache(cache_file(repo.git_dir, registry, repo.prefix), registry)
     found: dict[tuple[str, str], Obj] = {}
     for path in files:
         spec = kind_of_path(registry, path)
@@ -308,7 +324,21 @@ def _existing(
     return found
 
 
-def _app_files(registry: Registry, files: dict[str, bytes]) -> list[tuple[str, tuple[str, str]]]:
+def _size(files: Mapping[str, bytes], path: str) -> int:
+    """How many bytes the file at ``path`` has (a work tree knows without reading it)."""
+    if isinstance(files, TreeFiles):
+        return files.signatures[path][0]
+    return len(files[path])
+
+
+def _holds(files: Mapping[str, bytes], path: str, data: bytes) -> bool:
+    """Whether the file at ``path`` has exactly ``data``."""
+    if isinstance(files, TreeFiles):
+        return files.holds(path, data)
+    return files.get(path) == data
+
+
+def _app_files(registry: Registry, files: Mapping[str, bytes]) -> list[tuple[str, tuple[str, str]]]:
     result = []
     for path in files:
         if kind_of_path(registry, path) is registry.app:
@@ -340,11 +370,12 @@ def _owned(registry: Registry, path: str, kinds: set[str], app_slugs: set[str] |
     return False
 
 
-def _within(bounds: Bounds, files: dict[str, bytes]) -> None:
-    """Export writes nothing that plan would then refuse to read."""
+def _within(bounds: Bounds, sizes: dict[str, int]) -> None:
+    """Export writes nothing that plan would then refuse to read (``sizes``: the bytes of
+    each file of the tree it leaves)."""
     check = SizeCheck(bounds, verb="export")
-    for path, data in sorted(files.items()):
-        check.admit(path, len(data))
+    for path, size in sorted(sizes.items()):
+        check.admit(path, size)
     if check.problems:
         raise TreeError(check.problems[0], check.problems)
 

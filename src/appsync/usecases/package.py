@@ -102,7 +102,7 @@ def pack_folder(registry: Registry, app_dir: Path, out: Path, options: PackOptio
     shared = {spec.folder for spec in registry if spec.scope == "instance"}
     folders = [f"{APPS_ROOT}/{app_dir.name}", *sorted(shared)]
     try:
-        files = read_tree(root, folders, bounds=tree_bounds())
+        files = dict(read_tree(root, folders, bounds=tree_bounds()))
     except TreeError as exc:
         raise AppsyncError(exc.problems[0], exc.problems) from exc
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from appsync.bindings import Bindings
@@ -33,18 +33,19 @@ class Desired:
 def load_desired(repo: GitRepo, registry: Registry, ref: str | None = None) -> Desired:
     """The desired objects from ``ref`` (read from the object store) or the work tree."""
     roots = managed_roots(registry)
+    cache = repo.parse_cache(registry)
     if ref is not None:
         commit: str | None = repo.resolve(ref)
         assert commit is not None
-        files = repo.files_at(commit, roots, bounds=tree_bounds())
+        files: Mapping[str, bytes] = repo.files_at(commit, roots, bounds=tree_bounds())
         source = Source(commit=commit, ref=ref, dirty=False, origin=f"git:{commit}")
     else:
         commit = repo.head_commit
-        files = repo.work_tree_files(roots, bounds=tree_bounds())
+        files = repo.work_tree_files(roots, bounds=tree_bounds(), cache=cache)
         dirty = repo.is_dirty((*roots, CONFIG_FILE))
         origin = f"git:{commit or 'none'}{'-dirty' if dirty else ''}"
         source = Source(commit=commit, ref=repo.head_ref, dirty=dirty, origin=origin)
-    return Desired(repo.parse(registry, files), source)
+    return Desired(repo.parse(registry, files, cache), source)
 
 
 def app_ids(registry: Registry, names: Iterable[str], *sides: Iterable[Obj]) -> set[str]:

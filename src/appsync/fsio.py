@@ -158,22 +158,29 @@ class TreeFiles(Mapping[str, bytes]):
     open the files it already knows. Reading one then is :func:`read_regular`, and its
     problems are a :class:`TreeError` at that moment."""
 
-    def __init__(self, top: Path) -> None:
+    def __init__(self, top: Path, limit: int | None) -> None:
         self.top = top
+        #: At most how many bytes a file may have when it is read (``None``: unbounded).
+        self.limit = limit
         #: When listing began (``time.time_ns``): no file's signature predates it.
         self.listed_ns = time.time_ns()
         self.signatures: dict[str, Signature] = {}
         #: Digests (:func:`digest`) of files a parse cache knows unchanged, by path.
         self.digests: dict[str, str] = {}
         self._data: dict[str, bytes] = {}
-        self._limit: int | None = None
+
+    def add(self, path: str, known: Signature, data: bytes | None = None) -> None:
+        """List the file at ``path``, with its bytes if they were read (else read later)."""
+        if data is not None:
+            self._data[path] = data
+        self.signatures[path] = known
 
     def __getitem__(self, path: str) -> bytes:
         data = self._data.get(path)
         if data is None:
             if path not in self.signatures:
                 raise KeyError(path)
-            data = read_regular(self.top / path, path, self._limit)
+            data = read_regular(self.top / path, path, self.limit)
             self._data[path] = data
         return data
 
@@ -209,8 +216,7 @@ def read_tree(
     unreadable files, files past the bounds. A root that does not exist is empty. Files
     ``vouched`` says are known by their signature are read later, if at all (checked for
     kind and bounds like the others now)."""
-    files = TreeFiles(top)
-    files._limit = bounds.max_file
+    files = TreeFiles(top, bounds.max_file)
     check = SizeCheck(bounds)
     problems = check.problems
     for root in roots:
@@ -252,7 +258,6 @@ def _read_folder(
     if any(e.name == ".git" for e in entries):
         problems.append(f"{rel}: a nested Git repository (a submodule?); {ONLY_REGULAR}")
         return
-    data, signatures = files._data, files.signatures
     for entry in entries:
         path = f"{rel}/{entry.name}"
         try:
@@ -273,14 +278,12 @@ def _read_folder(
             continue
         known = signature(info)
         if vouched is not None and vouched(path, known):
-            signatures[path] = known
+            files.add(path, known)
             continue
         try:
-            data[path] = read_regular(entry.path, path, check.bounds.max_file)
+            files.add(path, known, read_regular(entry.path, path, files.limit))
         except TreeError as exc:
             problems.append(str(exc))
-            continue
-        signatures[path] = known
 
 
 # ---------------------------------------------------------------------------- writing

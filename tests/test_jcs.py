@@ -51,6 +51,23 @@ def test_jcs_refuses_what_json_cannot_carry() -> None:
         jcs(2**60)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        float("nan"),
+        {"a": float("nan")},
+        [1, float("inf")],
+        {"x": {"y": [-float("inf")]}, "z": "no other null here"},
+    ],
+)
+def test_jcs_refuses_nan_and_infinities_wherever_they_are(value: object) -> None:
+    """orjson would write them as ``null``: that output must never be taken."""
+    from appsync.errors import TreeError
+
+    with pytest.raises(TreeError):
+        jcs(value)
+
+
 def test_path_is_beside_the_project() -> None:
     assert Path(__file__).resolve().parents[1].name != "shared"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from typing import Any, AnyStr
 
 import orjson
 import rfc8785
@@ -34,9 +34,15 @@ MAX_DEPTH = 64
 def _unsafe_numbers(text: str) -> bool:
     """Whether compact JSON ``text`` holds a number with a fraction or an exponent, or an
     integer too long to be exact in a double."""
-    if text[:1] not in "-0123456789" and _MAYBE_UNSAFE.search(text) is None:
+    return _has_unsafe_number(text, "-0123456789", _MAYBE_UNSAFE, _UNSAFE_NUMBER)
+
+
+def _has_unsafe_number(
+    data: AnyStr, digits: AnyStr, maybe: re.Pattern[AnyStr], exact: re.Pattern[AnyStr]
+) -> bool:
+    if data[:1] not in digits and maybe.search(data) is None:
         return False
-    return _UNSAFE_NUMBER.search(text) is not None
+    return exact.search(data) is not None
 
 
 def _plain(text: str) -> bool:
@@ -48,13 +54,43 @@ def _plain(text: str) -> bool:
     return text.isascii() or _NON_BMP.search(text) is None
 
 
+#: The byte forms of the checks above, for orjson's output (UTF-8): a lead byte of a
+#: four-byte sequence is a character beyond the BMP.
+_MAYBE_UNSAFE_BYTES = re.compile(_MAYBE_UNSAFE.pattern.encode())
+_UNSAFE_NUMBER_BYTES = re.compile(_UNSAFE_NUMBER.pattern.encode())
+_NON_BMP_BYTES = re.compile(b"[\xf0-\xf4]")
+#: A ``null`` token: orjson writes NaN and the infinities as ``null`` where JCS refuses
+#: them, so output holding one is not taken from orjson.
+_NULL_TOKEN = re.compile(rb"(?:^|[:\[,])null")
+#: Values the standard library refuses (dates, dataclasses) make orjson refuse them too.
+_COMPACT = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _plain_bytes(data: bytes) -> bool:
+    """:func:`_plain` for orjson's compact, sorted output, which also must hold no
+    ``null`` (it may stand for a NaN or an infinity)."""
+    if b"null" in data and _NULL_TOKEN.search(data) is not None:  # the find first: faster
+        return False
+    if _has_unsafe_number(data, b"-0123456789", _MAYBE_UNSAFE_BYTES, _UNSAFE_NUMBER_BYTES):
+        return False
+    return data.isascii() or _NON_BMP_BYTES.search(data) is None
+
+
 def jcs(value: Any) -> bytes:
     """Serialize ``value`` as RFC 8785 JSON Canonicalization Scheme bytes.
 
-    The ``rfc8785`` package is the reference; values it would serialize exactly like the
-    standard library (no floats, see :func:`_plain`) take the C-accelerated ``json`` path,
-    which the property tests check byte for byte against ``rfc8785``.
+    The ``rfc8785`` package is the reference. Values it would serialize exactly like
+    orjson (no ``null``, which may stand for a NaN, no floats or long integers, nothing
+    beyond the BMP) take orjson; values it would serialize like the standard library (see
+    :func:`_plain`) take the C-accelerated ``json`` path. The property tests check both
+    byte for byte against ``rfc8785``.
     """
+    try:
+        data = orjson.dumps(value, option=_COMPACT)
+        if _plain_bytes(data):
+            return data
+    except (TypeError, orjson.JSONEncodeError):
+        pass  # a key that is not a string, a surrogate, a long integer: decided below
     try:
         text = json.dumps(
             value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False

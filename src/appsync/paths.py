@@ -3,27 +3,39 @@ or rewrite them. Pure; used by references, bindings, secrets and the storage map
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 
-def values_at(value: Any, path: str) -> Iterator[Any]:
-    """Values at a path such as ``widgets[*].props.page_id`` (missing: none)."""
-    if not path:
-        yield value
-        return
-    head, _, rest = path.partition(".")
-    star = head.endswith("[*]")
-    name = head[:-3] if star else head
-    if not isinstance(value, dict) or name not in value:
-        return
-    inner = value[name]
-    if star:
-        if isinstance(inner, list):
-            for item in inner:
-                yield from values_at(item, rest)
-    else:
-        yield from values_at(inner, rest)
+@lru_cache(maxsize=4096)
+def _steps(path: str) -> tuple[tuple[str, bool], ...]:
+    """``widgets[*].props.page_id`` -> ``(("widgets", True), ("props", False), ...)``; a
+    final empty part (``a.``) names the value itself."""
+    heads = path.split(".")
+    if heads[-1] == "":
+        heads.pop()
+    return tuple((h[:-3], True) if h.endswith("[*]") else (h, False) for h in heads)
+
+
+def values_at(value: Any, path: str) -> list[Any]:
+    """Values at a path such as ``widgets[*].props.page_id`` (missing: none), in document
+    order. A level at a time, through the path's parts worked out once: references,
+    bindings and secrets read it for every object of a tree."""
+    current = [value]
+    for name, star in _steps(path) if path else ():
+        found: list[Any] = []
+        for item in current:
+            if isinstance(item, dict) and name in item:
+                inner = item[name]
+                if not star:
+                    found.append(inner)
+                elif isinstance(inner, list):
+                    found.extend(inner)
+        if not found:
+            return found
+        current = found
+    return current
 
 
 def map_at(value: Any, path: str, change: Callable[[Any], Any]) -> Any:

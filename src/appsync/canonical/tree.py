@@ -17,7 +17,7 @@ import dataclasses
 import json
 import posixpath
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -115,38 +115,55 @@ class RenderedTree:
     files: dict[str, bytes]
     paths: dict[tuple[str, str], str]
     skipped: list[Obj]
+    #: Object files left as they are (``keep``): their sidecars are in ``files``, they are not.
+    kept: set[str] = dataclasses.field(default_factory=set)
 
 
-def render(registry: Registry, objs: Iterable[Obj]) -> RenderedTree:
-    """Every object as its JSON file and sidecars, in canonical bytes."""
+def render(
+    registry: Registry,
+    objs: Iterable[Obj],
+    keep: Callable[[Obj, str], bool] | None = None,
+) -> RenderedTree:
+    """Every object as its JSON file and sidecars, in canonical bytes. An object for which
+    ``keep(obj, path)`` holds keeps the file it has at its path: only its sidecars are
+    rendered."""
     objs = list(objs)
     paths = assign_paths(registry, objs)
     files: dict[str, bytes] = {}
     skipped: list[Obj] = []
+    kept: set[str] = set()
     for obj in objs:
         path = paths.get(obj.key)
         if path is None:
             skipped.append(obj)
             continue
-        files.update(render_object(registry.get(obj.kind), obj, path))
-    return RenderedTree(files=files, paths=paths, skipped=skipped)
+        document = keep is None or not keep(obj, path)
+        files.update(render_object(registry.get(obj.kind), obj, path, document=document))
+        if not document:
+            kept.add(path)
+    return RenderedTree(files=files, paths=paths, skipped=skipped, kept=kept)
 
 
-def render_object(spec: KindSpec, obj: Obj, path: str) -> dict[str, bytes]:
+def render_object(
+    spec: KindSpec, obj: Obj, path: str, *, document: bool = True
+) -> dict[str, bytes]:
+    """The object's JSON file at ``path`` and its sidecars beside it (only the sidecars
+    without ``document``)."""
     folder, filename = posixpath.split(path)
     stem = filename[: -len(".json")]
-    document: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
     files: dict[str, bytes] = {}
     for field in spec.content_fields:
         value = obj.content.get(field.name)
         if field.sidecar is not None and value is not None:
             name = sidecar_name(field, stem, obj.content)
             files[f"{folder}/{name}"] = value if isinstance(value, bytes) else value.encode()
-            document[field.name] = {"sidecar": name}
+            fields[field.name] = {"sidecar": name}
         else:
-            document[field.name] = value
-    document["history"] = [h.to_json() for h in obj.history]
-    files[path] = canonical_json(document)
+            fields[field.name] = value
+    if document:
+        fields["history"] = [h.to_json() for h in obj.history]
+        files[path] = canonical_json(fields)
     return files
 
 

@@ -164,30 +164,27 @@ def export(
             "since it tells them apart by key (a key repeated or missing): mend them on the "
             f"instance, then export: {_some(repeated, 3)}"
         )
-    rendered = render(registry, placed)
-    # An object whose live content is its file's content keeps its file byte for byte
-    # (not read again: its bytes are wanted only if it is to be committed).
-    kept = {
-        rendered.paths[o.key]
-        for o in live
-        if o.key in existing
-        and existing[o.key].rev == o.rev
-        and rendered.paths.get(o.key) == existing[o.key].path
-        and existing[o.key].path in before
-    }
+
+    def unchanged(obj: Obj, path: str) -> bool:
+        """An object whose live content is its file's content keeps its file byte for byte
+        (neither rendered nor read again: its bytes are wanted only if it is committed)."""
+        known = existing.get(obj.key)
+        return known is not None and known.rev == obj.rev and known.path == path and path in before
+
+    rendered = render(registry, placed, keep=unchanged)
 
     result = ExportResult(objects=len(live) - len(rendered.skipped))
     for obj in rendered.skipped:
         result.warnings.append(f"{obj.label()} ({obj.id}) belongs to no app on the instance")
-    selected = {s.kind for s in kinds}
-    in_scope = _scope(registry, selected, app_ids, before, rendered.paths)
+    ours = _Owned(registry, {s.kind for s in kinds})
+    in_scope = _scope(registry, ours, app_ids, before, rendered.paths)
     owned = {p for p in before if in_scope(p)}
-    files = {p: b for p, b in rendered.files.items() if _owned(registry, p, selected, None)}
-    _within(bounds, {p: _size(before, p) if p in kept else len(b) for p, b in files.items()})
-    result.removed = sorted(owned - set(files))
-    result.written = sorted(
-        p for p, data in files.items() if p not in kept and not _holds(before, p, data)
-    )
+    files = {p: b for p, b in rendered.files.items() if ours(p)}
+    kept = {p for p in rendered.kept if ours(p)}
+    sizes = {p: len(b) for p, b in files.items()} | {p: _size(before, p) for p in kept}
+    _within(bounds, sizes)  # the tree this export leaves, kept files included
+    result.removed = sorted(owned - sizes.keys())
+    result.written = sorted(p for p, data in files.items() if not _holds(before, p, data))
     message = message or f"Export from {instance.name}"
     changes: dict[str, bytes | None] = dict.fromkeys(result.removed)
     changes.update({p: files[p] for p in result.written})
@@ -217,10 +214,9 @@ def export(
     dirty = repo.dirty_paths()
     # Files a killed or --no-commit export already wrote, and files already deleted, that
     # HEAD does not have yet: export's own changes, committed with the rest.
-    changes.update(
-        {p: before[p] if p in kept else files[p] for p in dirty if p in files and p not in changes}
-    )
-    changes.update({p: None for p in repo.deleted_paths() if p not in files and in_scope(p)})
+    changes.update({p: files[p] for p in dirty if p in files and p not in changes})
+    changes.update({p: before[p] for p in dirty & kept if p not in changes})
+    changes.update({p: None for p in repo.deleted_paths() if p not in sizes and in_scope(p)})
     if not force:
         clobbered = sorted(dirty & {*result.removed, *result.written})
         clobbered += repo.staged_elsewhere(changes)
@@ -271,18 +267,18 @@ def _some(paths: list[str], shown: int = 5) -> str:
 
 def _scope(
     registry: Registry,
-    kinds: set[str],
+    owned: _Owned,
     app_ids: set[str] | None,
     before: Mapping[str, bytes],
     paths: dict[tuple[str, str], str],
 ) -> Callable[[str], bool]:
     """Whether a path is in this export's scope (its kinds and apps)."""
     if app_ids is None:
-        return lambda p: _owned(registry, p, kinds, None)
+        return owned
     app_kind = registry.app.kind
     slugs = {paths[(app_kind, i)].split("/")[1] for i in app_ids if (app_kind, i) in paths}
     slugs |= {p.split("/")[1] for p, (_, i) in _app_files(registry, before) if i in app_ids}
-    return lambda p: _owned(registry, p, kinds, slugs)
+    return lambda p: owned(p, slugs)
 
 
 def _wanted(registry: Registry, obj: Obj, app_ids: set[str] | None) -> bool:
@@ -350,24 +346,27 @@ def _app_files(registry: Registry, files: Mapping[str, bytes]) -> list[tuple[str
     return result
 
 
-def _owned(registry: Registry, path: str, kinds: set[str], app_slugs: set[str] | None) -> bool:
-    """Whether export manages ``path`` for these kinds and apps (``None``: every app)."""
-    parts = path.split("/")
-    folder = "/".join(parts[:-1])
-    for spec in registry:
-        if spec.kind not in kinds:
-            continue
-        if spec.scope == "instance" and folder == spec.folder:
+class _Owned:
+    """Whether export manages a path for these kinds and apps (``None``: every app): the
+    kinds' folders gathered once, then one look per path."""
+
+    def __init__(self, registry: Registry, kinds: set[str]) -> None:
+        chosen = [spec for spec in registry if spec.kind in kinds]
+        self.instance_folders = {s.folder for s in chosen if s.scope == "instance"}
+        self.app_folders = {s.folder for s in chosen if s.scope == "app"}
+        self.app_root = any(s.scope == "app_root" for s in chosen)
+
+    def __call__(self, path: str, app_slugs: set[str] | None = None) -> bool:
+        if path.rpartition("/")[0] in self.instance_folders:
             return True
+        parts = path.split("/")
         if parts[0] != APPS_ROOT or len(parts) < 3:
-            continue
+            return False
         if app_slugs is not None and parts[1] not in app_slugs:
-            continue
-        if spec.scope == "app_root" and len(parts) == 3 and parts[2] == APP_FILE:
+            return False
+        if self.app_root and len(parts) == 3 and parts[2] == APP_FILE:
             return True
-        if spec.scope == "app" and "/".join(parts[2:-1]) == spec.folder:
-            return True
-    return False
+        return "/".join(parts[2:-1]) in self.app_folders
 
 
 def _within(bounds: Bounds, sizes: dict[str, int]) -> None:

@@ -121,3 +121,41 @@ def test_start_up_loads_no_engine(words: tuple[str, ...]) -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == "", f"start-up imported: {done.stderr.strip()}"
+
+
+def test_the_command_exits_with_mains_status_and_all_its_output(tmp_path: Path) -> None:
+    """``appsync`` (``run``) ends without the interpreter's teardown: what ``main`` wrote
+    is flushed first, into a file or a pipe, and the status is the one ``main`` gave."""
+    db = tmp_path / "dev.db"
+    out = tmp_path / "out.txt"
+    with out.open("wb") as handle:  # a file: stdout is block-buffered, nothing is flushed yet
+        done = subprocess.run(
+            [sys.executable, "-m", "appsync", "instance", "init", f"sqlite:///{db}"],
+            stdout=handle,
+            stderr=subprocess.PIPE,
+        )
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().startswith("Initialised instance sqlite:///")
+    help_text = subprocess.run(
+        [sys.executable, "-m", "appsync", "plan", "--help"], capture_output=True, text=True
+    )
+    assert help_text.returncode == 0
+    assert help_text.stdout.rstrip().endswith("Show this message and exit.")
+    bad = subprocess.run(
+        [sys.executable, "-m", "appsync", "plan", f"sqlite:///{tmp_path / 'none.db'}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 1
+    assert bad.stdout == "" and len(bad.stderr.splitlines()) == 1, bad.stderr
+    # A message as the status (SystemExit("...")): on stderr, status 1, as Python does.
+    probe = (
+        "from appsync.cli import main\n"
+        "def broken() -> None:\n"
+        "    raise SystemExit('it broke')\n"
+        "main.main = broken\n"
+        "main.run()\n"
+    )
+    message = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert (message.returncode, message.stderr) == (1, "it broke\n")

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from appsync.cli.main import main
+from appsync.cli.main import run
 
-main()
+run()

@@ -124,27 +124,32 @@ def _check_keyed(
 ) -> None:
     seen: set[tuple[Any, Any]] = set()
     group = keyed.group
+    key = keyed.key
     for i, item in enumerate(items):
-        if not isinstance(item, dict) or any(k not in item for k in keyed.key):
-            missing = "', '".join(keyed.key)
+        if not isinstance(item, dict) or not all(k in item for k in key):
+            missing = "', '".join(key)
             result.errors.append(f"{_where(obj)}: {name}[{i}] has no '{missing}'")
             continue
         scope = _hashable(item.get(group)) if group else None
-        values = tuple(item[k] for k in keyed.key)
-        ident = (scope, values if all(map(_plain, values)) else _hashable(values))
+        values = tuple([item[k] for k in key])
+        plain = True
+        for value in values:
+            if not isinstance(value, _PLAIN):
+                plain = False
+        ident = (scope, values if plain else _hashable(values))
         if ident in seen:
             within = f" within {group} '{scope}'" if group else ""
-            first = keyed.key[0]
-            what = keyed.label(item) if len(keyed.key) > 1 else f"{first} '{item[first]}'"
+            first = key[0]
+            what = keyed.label(item) if len(key) > 1 else f"{first} '{item[first]}'"
             result.errors.append(f"{_where(obj)}: {name}[{i}] repeats {what}{within}")
         seen.add(ident)
 
 
-def _plain(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool | None)
+#: Values that are their own hashable form.
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def _hashable(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_hashable(v) for v in value)
-    return value if isinstance(value, str | int | float | bool | None) else repr(value)
+    return value if isinstance(value, _PLAIN) else repr(value)

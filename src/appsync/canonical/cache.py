@@ -33,6 +33,7 @@ import orjson
 from appsync import __version__
 from appsync.fsio import Signature, TreeFiles, write_atomic
 from appsync.fsio import digest as _digest
+from appsync.heap import kept
 from appsync.kinds import KindSpec, Registry
 from appsync.model import HistoryEntry, Obj
 
@@ -81,7 +82,8 @@ class ParseCache:
 
     def _load(self, path: Path) -> None:
         try:
-            document = orjson.loads(path.read_bytes())
+            with kept():
+                document = orjson.loads(path.read_bytes())
         except (OSError, orjson.JSONDecodeError):
             return
         if (

@@ -13,6 +13,7 @@ from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, SortMode
 from appsync.errors import RepoError, TreeError
 from appsync.fsio import ONLY_REGULAR, Bounds, SizeCheck, TreeFiles, read_tree
 from appsync.gitstore.locks import clear_stale_lock, owning_index
+from appsync.heap import kept
 
 if TYPE_CHECKING:
     from appsync.canonical.cache import ParseCache
@@ -168,10 +169,12 @@ class GitRepo:
         """Paths whose work-tree or index state differs from HEAD (ignored files aside)."""
         return set(self._status())
 
-    def deleted_paths(self) -> set[str]:
-        """Tracked paths deleted in the work tree or staged for deletion."""
+    def changed_paths(self) -> tuple[set[str], set[str]]:
+        """:meth:`dirty_paths`, and of them the tracked paths deleted in the work tree or
+        staged for deletion, from one ``git status``."""
         gone = FileStatus.WT_DELETED | FileStatus.INDEX_DELETED
-        return {p for p, flags in self._status().items() if flags & gone}
+        status = self._status()
+        return set(status), {p for p, flags in status.items() if flags & gone}
 
     def staged_elsewhere(self, changes: Mapping[str, bytes | None]) -> list[str]:
         """Paths of ``changes`` for which the user has staged something else: the index
@@ -221,7 +224,8 @@ class GitRepo:
         if cache is None:
             cache = self.parse_cache(registry)
         try:
-            return parse(registry, files, cache)
+            with kept():
+                return parse(registry, files, cache)
         finally:  # the files that parsed are kept even when others have problems
             cache.save()
 

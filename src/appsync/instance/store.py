@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from appsync.canonical.ids import builtin_id, child_id, derived_id, project_app_id
 from appsync.canonical.jsonform import jcs
 from appsync.canonical.revs import make_obj
+from appsync.heap import kept
 from appsync.instance.mapping import ChildTable, KindTable, decode, encode, mapping_for
 from appsync.kinds import KindSpec, Registry
 from appsync.model import Obj
@@ -107,10 +108,11 @@ class SqlStore:
         """Every object of the given kinds (all by default), in apply order."""
         wanted = set(kinds) if kinds is not None else set(self.registry.names)
         objs: list[Obj] = []
-        for spec in self.registry:
-            if spec.kind in wanted:
-                objs.extend(self._read_whole(spec).values())
-                report("reading objects", len(objs))
+        with kept():
+            for spec in self.registry:
+                if spec.kind in wanted:
+                    objs.extend(self._read_whole(spec).values())
+                    report("reading objects", len(objs))
         return objs
 
     def read_keys(self, keys: Iterable[Key]) -> dict[Key, Obj]:

@@ -211,12 +211,12 @@ def export(
         result.warnings.append(
             f"removed {len(temps)} temporary file(s) of an interrupted appsync: {_some(temps)}"
         )
-    dirty = repo.dirty_paths()
+    dirty, deleted = repo.changed_paths()
     # Files a killed or --no-commit export already wrote, and files already deleted, that
     # HEAD does not have yet: export's own changes, committed with the rest.
     changes.update({p: files[p] for p in dirty if p in files and p not in changes})
     changes.update({p: before[p] for p in dirty & kept if p not in changes})
-    changes.update({p: None for p in repo.deleted_paths() if p not in sizes and in_scope(p)})
+    changes.update({p: None for p in deleted if p not in sizes and in_scope(p)})
     if not force:
         clobbered = sorted(dirty & {*result.removed, *result.written})
         clobbered += repo.staged_elsewhere(changes)

@@ -1,0 +1,34 @@
+"""Keeping the cyclic garbage collector off what a command builds to hold.
+
+A plan or an export builds hundreds of thousands of dicts and lists — the parse cache, the
+parsed tree, the target's rows — that hold no reference cycles and live until the command
+ends. Reference counting frees them; the cyclic collector can find nothing among them, yet
+each of its passes walks every one (a third of the time of loading the parse cache, about
+a tenth of a whole no-op plan). :func:`kept` builds such data with the collector paused
+and then freezes what was built out of its sight (:func:`gc.freeze`): later passes skip
+it, and reference counting still frees it. The CLI unfreezes everything when a command
+ends (:func:`appsync.cli.main.main`). The few cycles such a block makes (a query's
+statement objects) are freed only then; work that makes and drops cycles in proportion to
+its size (deepdiff's trees) runs with the collector as usual.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def kept() -> Iterator[None]:
+    """Run the block with the cyclic collector paused; then freeze what exists, so that
+    the long-lived objects the block built are never walked by it."""
+    if not gc.isenabled():  # an outer block has paused it: that one freezes
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from appsync.canonical import canonical_json, make_obj, slugify
 from appsync.canonical.slugs import unique_slugs
-from appsync.canonical.tree import parse, render
+from appsync.canonical.tree import assign_paths, parse, render
 from appsync.errors import TreeError
 from appsync.kinds import Registry
-from appsync.model import HistoryEntry
+from appsync.model import HistoryEntry, Obj
 
 APP = "00000000-0000-4000-8000-000000000001"
 
@@ -86,7 +86,7 @@ def _query(reg: Registry, qid: str, name: str, sql: str) -> object:
     )
 
 
-def _app(reg: Registry) -> object:
+def _app(reg: Registry) -> Obj:
     return make_obj(reg.get("app"), {"id": APP, "name": "Invoices"})
 
 
@@ -203,3 +203,32 @@ def test_sets_and_keyed_lists_must_be_lists_without_repeats(reg: Registry) -> No
         "admin/roles/a.json: 'grants' must be a list, not str",
         "admin/roles/b.json: 'grants' repeats a value (it is a set)",
     ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(st.sampled_from(["a", "A", "a b", "a-b", "ä", "b", "."]), max_size=8),
+    roles=st.lists(st.sampled_from(["x", "X", "y"]), max_size=4),
+    pick=st.sets(st.integers(0, 11), max_size=4),
+)
+def test_paths_of_some_objects_are_those_of_all(
+    reg: Registry, names: list[str], roles: list[str], pick: set[int]
+) -> None:
+    """assign_paths(only=...) works out only the folders of those objects, and gives them
+    the paths the whole tree gives them (slugs are unique within a folder, so clashing
+    names in other folders, apps or kinds change nothing)."""
+    apps = [_app(reg), make_obj(reg.get("app"), {"id": "app-2", "name": "Sales"})]
+    objs = [
+        make_obj(
+            reg.get("query"),
+            {"id": f"q{i}", "app_id": apps[i % 2].id, "name": n, "sql": "select 1"},
+        )
+        for i, n in enumerate(names)
+    ]
+    objs += [make_obj(reg.get("role"), {"id": f"r{i}", "name": n}) for i, n in enumerate(roles)]
+    everything = [*apps, *objs]
+    whole = assign_paths(reg, everything)
+    wanted = {objs[i].key for i in pick if i < len(objs)}
+    some = assign_paths(reg, everything, only=wanted)
+    assert all(some[k] == whole[k] for k in wanted)
+    assert len(some) <= len(whole)

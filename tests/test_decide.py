@@ -105,6 +105,19 @@ def test_field_paths_are_readable() -> None:
     assert binary[0].path == "content" and "bytes" in binary[0].old
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(1, True), (0, False), (1, 1.0), ([1], [True]), ({"a": [0]}, {"a": [False]}), ("", None)],
+)
+def test_values_equal_in_python_but_of_other_types_are_changes(old: object, new: object) -> None:
+    """Equal fields are left out before deepdiff walks the rest, but equal must mean the
+    same JSON: 1 and true hash to different revs, so the plan must show what changed."""
+    same = {"name": "x", "big": list(range(50))}
+    changes = diff_fields({**same, "v": old}, {**same, "v": new})
+    assert [c.path.split("[")[0] for c in changes] == ["v"], changes
+    assert diff_fields({**same, "v": old}, {**same, "v": old}) == []
+
+
 def test_validation_collects_every_problem(reg: Registry) -> None:
     p = reg.get("page")
     q = reg.get("query")

@@ -213,7 +213,15 @@ def _entry_signatures(path: str, entry: list[Any]) -> dict[str, Signature] | Non
 def _signature(value: Any, before: int) -> Signature:
     """A recorded signature, if both its times are older than ``before``."""
     size, mtime, ctime, inode, device = value
-    if not all(type(v) is int for v in value) or mtime >= before or ctime >= before:
+    if (
+        type(size) is not int
+        or type(mtime) is not int
+        or type(ctime) is not int
+        or type(inode) is not int
+        or type(device) is not int
+        or mtime >= before
+        or ctime >= before
+    ):
         raise ValueError("damaged, or too recent to trust")
     return (size, mtime, ctime, inode, device)
 

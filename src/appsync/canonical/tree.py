@@ -17,7 +17,7 @@ import dataclasses
 import json
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,13 +54,19 @@ def is_object_file(name: str) -> bool:
 # ---------------------------------------------------------------------------- paths
 
 
-def assign_paths(registry: Registry, objs: Iterable[Obj]) -> dict[tuple[str, str], str]:
-    """The tree path of every object's JSON file, keyed by ``(kind, id)``.
+def assign_paths(
+    registry: Registry, objs: Iterable[Obj], *, only: Container[tuple[str, str]] | None = None
+) -> dict[tuple[str, str], str]:
+    """The tree path of every object's JSON file, keyed by ``(kind, id)``; with ``only``,
+    of those objects (and the others of their folders: slugs are unique in a folder).
 
     Objects whose app is not among ``objs`` get no path (they cannot be placed).
     """
     objs = list(objs)
     app_kind = registry.app
+    if only is not None:
+        folders_of = {(o.kind, o.app_id) for o in objs if o.key in only}
+        objs = [o for o in objs if o.kind == app_kind.kind or (o.kind, o.app_id) in folders_of]
     apps = [o for o in objs if o.kind == app_kind.kind]
     app_slugs = unique_slugs([(a.id, a.name) for a in apps], fallback="app")
     paths: dict[tuple[str, str], str] = {}

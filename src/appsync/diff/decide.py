@@ -162,20 +162,19 @@ def decide_all(
     have = {o.key: o for o in live}
     holders = _conflict_key_holders(registry, have.values())
     decisions: list[Decision] = []
-    keys = sorted(set(want) | set(have), key=lambda k: (_kind_rank(registry, k[0]), k[1]))
+    rank = {kind: i for i, kind in enumerate(registry.names)}
+    others = len(rank)
+    keys = sorted(set(want) | set(have), key=lambda k: (rank.get(k[0], others), k[1]))
+    # What --prune deletes gives its conflict keys up (worked out once, not per object).
+    freed = {k for k in states if k not in want and k in have} if prune else set()
     for done, key in enumerate(keys, start=1):
         if done % 500 == 0:
             report("comparing", done, len(keys))
         d, lv = want.get(key), have.get(key)
-        freed = {k for k in states if k not in want and k in have} if prune else set()
         taken = _taken(registry, d, lv, holders, want, freed) if d is not None else None
         spec = registry.get(key[0]) if key[0] in registry else None
         decisions.append(decide(d, lv, states.get(key), prune=prune, taken=taken, spec=spec))
     return decisions
-
-
-def _kind_rank(registry: Registry, kind: str) -> int:
-    return registry.names.index(kind) if kind in registry else len(registry)
 
 
 def _conflict_key_holders(

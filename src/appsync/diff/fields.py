@@ -153,6 +153,26 @@ def _set_changes(name: str, old: Any, new: Any) -> list[FieldChange]:
     return changes
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Whether two values are equal and of the same types all through: ``1``, ``1.0`` and
+    ``true`` are equal in Python, and deepdiff reports them as changed types (or, inside a
+    list, not at all)."""
+    try:
+        return _same_types(a, b)
+    except RecursionError:
+        return False  # nested past the stack: left to deepdiff
+
+
+def _same_types(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_types(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_types(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def diff_fields(
     old: Mapping[str, Any], new: Mapping[str, Any], spec: KindSpec | None = None
 ) -> list[FieldChange]:
@@ -162,6 +182,9 @@ def diff_fields(
     plain_old, plain_new = dict(old), dict(new)
     for name in sorted(set(old) | set(new)):
         a, b = old.get(name), new.get(name)
+        if name in old and name in new and a == b and _same(a, b):
+            del plain_old[name], plain_new[name]  # deepdiff need not walk it
+            continue
         if isinstance(a, bytes) or isinstance(b, bytes):
             if a != b:
                 changes.append(FieldChange(name, _display(a), _display(b)))
@@ -181,12 +204,18 @@ def diff_fields(
             continue
         plain_old.pop(name, None)
         plain_new.pop(name, None)
-    from deepdiff import DeepDiff  # only objects that differ get here: a no-op plan skips it
+    if not plain_old and not plain_new:
+        return sorted(changes, key=lambda c: c.path)
+    from deepdiff import DeepDiff  # only fields that differ get here: a no-op plan skips it
 
     tree = DeepDiff(plain_old, plain_new, verbose_level=2, view="tree")
+    reported: set[Any] = set()
     for report, levels in tree.items():
         for level in levels:
-            path = readable_path(level.path(output_format="list"))
+            steps = level.path(output_format="list")
+            if steps:
+                reported.add(steps[0])
+            path = readable_path(steps)
             t1 = _ABSENT if "added" in report else level.t1
             t2 = _ABSENT if "removed" in report else level.t2
             op: Op | None = "add" if t1 is _ABSENT else ("remove" if t2 is _ABSENT else None)
@@ -198,5 +227,10 @@ def diff_fields(
                     op=op,
                 )
             )
+    # deepdiff takes a list's 1 and true (or 0 and false) for the same item: a field that
+    # differs where it saw nothing is shown whole.
+    for name in plain_old.keys() & plain_new.keys() - reported:
+        if not _same(plain_old[name], plain_new[name]):
+            changes.append(FieldChange(readable_path([name]), plain_old[name], plain_new[name]))
     changes.sort(key=lambda c: c.path)
     return changes

@@ -58,6 +58,8 @@ def test_jcs_refuses_what_json_cannot_carry() -> None:
         {"a": float("nan")},
         [1, float("inf")],
         {"x": {"y": [-float("inf")]}, "z": "no other null here"},
+        {"a": None, "b": float("nan")},
+        [None, [float("inf"), None]],
     ],
 )
 def test_jcs_refuses_nan_and_infinities_wherever_they_are(value: object) -> None:

@@ -66,28 +66,32 @@ _NULL_TOKEN = re.compile(rb"(?:^|[:\[,])null")
 _COMPACT = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-def _plain_bytes(data: bytes) -> bool:
-    """:func:`_plain` for orjson's compact, sorted output, which also must hold no
-    ``null`` (it may stand for a NaN or an infinity)."""
-    if b"null" in data and _NULL_TOKEN.search(data) is not None:  # the find first: faster
-        return False
+def _plain_bytes(data: bytes, value: Any) -> bool:
+    """:func:`_plain` for orjson's compact, sorted output of ``value``, whose every
+    ``null`` must also stand for a ``None`` (orjson writes NaN and the infinities as
+    ``null``): when it holds one, reading it back must give ``value`` (where ``value`` had
+    a NaN, it gives ``None``, which no float equals)."""
     if _has_unsafe_number(data, b"-0123456789", _MAYBE_UNSAFE_BYTES, _UNSAFE_NUMBER_BYTES):
         return False
-    return data.isascii() or _NON_BMP_BYTES.search(data) is None
+    if not (data.isascii() or _NON_BMP_BYTES.search(data) is None):
+        return False
+    if b"null" in data and _NULL_TOKEN.search(data) is not None:  # the find first: faster
+        return bool(orjson.loads(data) == value)
+    return True
 
 
 def jcs(value: Any) -> bytes:
     """Serialize ``value`` as RFC 8785 JSON Canonicalization Scheme bytes.
 
     The ``rfc8785`` package is the reference. Values it would serialize exactly like
-    orjson (no ``null``, which may stand for a NaN, no floats or long integers, nothing
-    beyond the BMP) take orjson; values it would serialize like the standard library (see
+    orjson (no NaN or infinity, which orjson writes as ``null``, no floats or long
+    integers, nothing beyond the BMP) take orjson; values it would serialize like the standard library (see
     :func:`_plain`) take the C-accelerated ``json`` path. The property tests check both
     byte for byte against ``rfc8785``.
     """
     try:
         data = orjson.dumps(value, option=_COMPACT)
-        if _plain_bytes(data):
+        if _plain_bytes(data, value):
             return data
     except (TypeError, orjson.JSONEncodeError):
         pass  # a key that is not a string, a surrogate, a long integer: decided below

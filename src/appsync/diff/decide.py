@@ -119,9 +119,9 @@ def _row(
             return make("orphaned", "deleted in Git; kept without --prune")
         return make("unmanaged", "made on the target, never applied by appsync")
 
-    history = {h.rev for h in d.history} | {d.rev}
     if live.rev == d.rev:
         return make("unchanged", "identical")
+    history = {h.rev for h in d.history} | {d.rev}
     if s is not None and live.rev == s.applied_rev and d.rev == s.desired_rev:
         if s.applied_rev != s.desired_rev:
             return make(
@@ -171,7 +171,11 @@ def decide_all(
         if done % 500 == 0:
             report("comparing", done, len(keys))
         d, lv = want.get(key), have.get(key)
-        taken = _taken(registry, d, lv, holders, want, freed) if d is not None else None
+        # An object identical on both sides takes no value it does not hold already.
+        same = d is not None and lv is not None and lv.rev == d.rev
+        taken = (
+            _taken(registry, d, lv, holders, want, freed) if d is not None and not same else None
+        )
         spec = registry.get(key[0]) if key[0] in registry else None
         decisions.append(decide(d, lv, states.get(key), prune=prune, taken=taken, spec=spec))
     return decisions

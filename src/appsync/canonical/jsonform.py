@@ -85,9 +85,9 @@ def jcs(value: Any) -> bytes:
 
     The ``rfc8785`` package is the reference. Values it would serialize exactly like
     orjson (no NaN or infinity, which orjson writes as ``null``, no floats or long
-    integers, nothing beyond the BMP) take orjson; values it would serialize like the standard library (see
-    :func:`_plain`) take the C-accelerated ``json`` path. The property tests check both
-    byte for byte against ``rfc8785``.
+    integers, nothing beyond the BMP) take orjson; values it would serialize like the
+    standard library (see :func:`_plain`) take the C-accelerated ``json`` path. The
+    property tests check both byte for byte against ``rfc8785``.
     """
     try:
         data = orjson.dumps(value, option=_COMPACT)

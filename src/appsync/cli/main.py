@@ -241,6 +241,9 @@ def run() -> NoReturn:
     still do is free the objects the command built one by one, a tenth of a second after a
     10,000-object plan. The operating system takes the memory back at once. If the output
     cannot be flushed (a closed pipe), the interpreter exits as it always does."""
+    from appsync import heap
+
+    heap.holding = True
     try:
         main()
     except SystemExit as exc:

@@ -13,7 +13,7 @@ from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, SortMode
 from appsync.errors import RepoError, TreeError
 from appsync.fsio import ONLY_REGULAR, Bounds, SizeCheck, TreeFiles, read_tree
 from appsync.gitstore.locks import clear_stale_lock, owning_index
-from appsync.heap import kept
+from appsync.heap import hold, kept
 
 if TYPE_CHECKING:
     from appsync.canonical.cache import ParseCache
@@ -223,6 +223,7 @@ class GitRepo:
 
         if cache is None:
             cache = self.parse_cache(registry)
+        hold(files)
         try:
             with kept():
                 return parse(registry, files, cache)

@@ -65,6 +65,12 @@ def column_type(field_type: FieldType, codec: Codec) -> TypeEngine[Any]:
     return native_type(field_type)
 
 
+def decodes(field: FieldSpec, codec: Codec) -> bool:
+    """Whether :func:`decode` may change a value of this field (else it is the column's
+    value as the driver gave it, and need not be called for each row)."""
+    return codec != "native" or field.type in ("bytes", "bool", "uuid")
+
+
 def decode(field: FieldSpec, codec: Codec, value: Any) -> Any:
     """A column value as the field's value in the tree."""
     if value is None:

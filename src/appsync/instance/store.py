@@ -20,8 +20,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from appsync.canonical.ids import builtin_id, child_id, derived_id, project_app_id
 from appsync.canonical.jsonform import jcs
 from appsync.canonical.revs import make_obj
-from appsync.heap import kept
-from appsync.instance.mapping import ChildTable, KindTable, decode, encode, mapping_for
+from appsync.heap import hold, kept
+from appsync.instance.mapping import ChildTable, KindTable, decode, decodes, encode, mapping_for
 from appsync.kinds import KindSpec, Registry
 from appsync.model import Obj
 from appsync.paths import map_at
@@ -113,6 +113,7 @@ class SqlStore:
                 if spec.kind in wanted:
                     objs.extend(self._read_whole(spec).values())
                     report("reading objects", len(objs))
+        hold(self._whole)
         return objs
 
     def read_keys(self, keys: Iterable[Key]) -> dict[Key, Obj]:
@@ -166,9 +167,14 @@ class SqlStore:
             for name, ct in kt.children.items()
         }
         raw: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
+        fields = [
+            (f, c, spec.fields[f], kt.codecs[f], decodes(spec.fields[f], kt.codecs[f]))
+            for f, c in kt.columns.items()
+        ]
         for row in rows:
             content = {
-                f: decode(spec.fields[f], kt.codecs[f], row[c]) for f, c in kt.columns.items()
+                f: decode(field, codec, row[c]) if decoded else row[c]
+                for f, c, field, codec, decoded in fields
             }
             pid = row[kt.id_column]
             for name in kt.children:
@@ -511,4 +517,4 @@ def _dicts(result: Result[Any]) -> list[dict[str, Any]]:
     """Rows as dicts by column name (several times faster than ``dict(row._mapping)``),
     fetched at once (the driver's fetchall, not a fetchone per row)."""
     names = list(result.keys())
-    return [dict(zip(names, row, strict=True)) for row in result.all()]
+    return [dict(zip(names, row, strict=False)) for row in result.all()]  # rows are whole

@@ -30,6 +30,7 @@ from appsync.fsio import (
     write_files,
 )
 from appsync.gitstore import GitRepo
+from appsync.heap import hold
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_history, read_objects
 from appsync.kinds import DEFAULT_PLATFORM, KindSpec, Registry
@@ -157,6 +158,7 @@ def export(
         _with_history(o, existing.get(o.key), instance_history.get(o.key, []), origin, at)
         for o in live
     ]
+    hold((live, before, existing, placed))
     repeated = keyed_list_problems(registry, live)
     if repeated:
         raise InstanceError(
@@ -172,6 +174,7 @@ def export(
         return known is not None and known.rev == obj.rev and known.path == path and path in before
 
     rendered = render(registry, placed, keep=unchanged)
+    hold(rendered)
 
     result = ExportResult(objects=len(live) - len(rendered.skipped))
     for obj in rendered.skipped:

@@ -12,6 +12,7 @@ from appsync.clock import now_utc
 from appsync.config import CONFIG_FILE, load_config
 from appsync.errors import TreeError
 from appsync.gitstore import GitRepo
+from appsync.heap import hold
 from appsync.instance.connect import Instance
 from appsync.instance.reader import read_instance_id, read_snapshot
 from appsync.kinds import Registry
@@ -209,6 +210,7 @@ def make_plan(
     """The plan of the repo (work tree or ``ref``) for ``instance``."""
     desired = desired or load_desired(repo, registry, ref)
     live, states = read_snapshot(instance, registry)
+    hold((desired, live, states))
     config = load_config(repo.root)
     return plan_against(
         instance,

@@ -114,3 +114,41 @@ def test_tree_form_fast_path_matches_the_standard_library(value: object) -> None
 def test_tree_form_refuses_what_json_cannot_carry(value: object) -> None:
     with pytest.raises(ValueError):
         canonical_json(value)
+
+
+_stored_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**80), 2**80)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet="0123456789abc\u0660\u00e9", max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_stored_values)
+def test_a_stored_column_reads_as_the_standard_library_reads_it(value: object) -> None:
+    """load_stored takes orjson unless the text holds nineteen digits in a row (an integer
+    past 64 bits, which orjson would make a float); either way the standard library's value,
+    with its types: a long integer stays an integer."""
+    from appsync.canonical.jsonform import load_stored
+
+    text = json.dumps(value, ensure_ascii=False)
+    got = load_stored(text)
+    assert got == json.loads(text)
+    assert json.dumps(got) == json.dumps(json.loads(text))
+    assert load_stored(text.encode()) == got
+
+
+@pytest.mark.parametrize("value", [5, 2.5, True, None, [1]])
+def test_a_stored_column_that_is_not_text_is_a_type_error(value: object) -> None:
+    """As for json.loads: SQLAlchemy passes a number SQLite keeps in a JSON column through
+    when the reader raises TypeError."""
+    from appsync.canonical.jsonform import load_stored
+
+    with pytest.raises(TypeError):
+        load_stored(value)  # type: ignore[arg-type]

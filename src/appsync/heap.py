@@ -38,7 +38,9 @@ def kept() -> Iterator[None]:
 #: interpreter's teardown (:func:`appsync.cli.main.run` sets ``holding``): freeing it
 #: object by object, as each function that built it returns, costs a tenth of a second
 #: per 10,000 objects, and the operating system takes the memory back at exit at once.
-#: Library callers (and tests) hold nothing: ``holding`` is off.
+#: Only what lives to the command's end anyway is held (its inputs and results, not a
+#: cache or a copy used on the way: that would raise the peak). Library callers (and
+#: tests) hold nothing: ``holding`` is off.
 _held: list[object] = []
 holding = False
 

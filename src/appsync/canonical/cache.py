@@ -33,7 +33,7 @@ import orjson
 from appsync import __version__
 from appsync.fsio import Signature, TreeFiles, write_atomic
 from appsync.fsio import digest as _digest
-from appsync.heap import hold, kept
+from appsync.heap import kept
 from appsync.kinds import KindSpec, Registry
 from appsync.model import HistoryEntry, Obj
 
@@ -84,7 +84,6 @@ class ParseCache:
         try:
             with kept():
                 document = orjson.loads(path.read_bytes())
-            hold(document)
         except (OSError, orjson.JSONDecodeError):
             return
         if (

@@ -13,7 +13,7 @@ from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, SortMode
 from appsync.errors import RepoError, TreeError
 from appsync.fsio import ONLY_REGULAR, Bounds, SizeCheck, TreeFiles, read_tree
 from appsync.gitstore.locks import clear_stale_lock, owning_index
-from appsync.heap import hold, kept
+from appsync.heap import kept
 
 if TYPE_CHECKING:
     from appsync.canonical.cache import ParseCache
@@ -161,9 +161,10 @@ class GitRepo:
             return full not in index and bool(self._repo.path_is_ignored(full))
 
         vouched = cache.vouches if cache is not None else None
-        return read_tree(
-            self.root, roots, bounds=bounds or Bounds(), ignored=ignored, vouched=vouched
-        )
+        with kept():
+            return read_tree(
+                self.root, roots, bounds=bounds or Bounds(), ignored=ignored, vouched=vouched
+            )
 
     def dirty_paths(self) -> set[str]:
         """Paths whose work-tree or index state differs from HEAD (ignored files aside)."""
@@ -223,7 +224,6 @@ class GitRepo:
 
         if cache is None:
             cache = self.parse_cache(registry)
-        hold(files)
         try:
             with kept():
                 return parse(registry, files, cache)

@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from appsync.canonical.ids import builtin_id, child_id, derived_id, project_app_id
 from appsync.canonical.jsonform import jcs
 from appsync.canonical.revs import make_obj
-from appsync.heap import hold, kept
+from appsync.heap import kept
 from appsync.instance.mapping import ChildTable, KindTable, decode, decodes, encode, mapping_for
 from appsync.kinds import KindSpec, Registry
 from appsync.model import Obj
@@ -113,7 +113,6 @@ class SqlStore:
                 if spec.kind in wanted:
                     objs.extend(self._read_whole(spec).values())
                     report("reading objects", len(objs))
-        hold(self._whole)
         return objs
 
     def read_keys(self, keys: Iterable[Key]) -> dict[Key, Obj]:

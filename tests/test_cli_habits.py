@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -159,3 +160,19 @@ def test_the_command_exits_with_mains_status_and_all_its_output(tmp_path: Path) 
     )
     message = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert (message.returncode, message.stderr) == (1, "it broke\n")
+    # Output still in the buffers when main returns (click flushes its own) is written.
+    unflushed = (
+        "import sys\n"
+        "from appsync.cli import main\n"
+        "def quiet() -> None:\n"
+        "    sys.stdout.write('kept')\n"
+        "    sys.stderr.write('also')\n"
+        "main.main = quiet\n"
+        "main.run()\n"
+    )
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with out.open("wb") as handle:
+        done = subprocess.run(
+            [sys.executable, "-c", unflushed], stdout=handle, stderr=subprocess.PIPE, env=buffered
+        )
+    assert (done.returncode, out.read_text(), done.stderr) == (0, "kept", b"also")

@@ -114,8 +114,32 @@ def test_values_equal_in_python_but_of_other_types_are_changes(old: object, new:
     same JSON: 1 and true hash to different revs, so the plan must show what changed."""
     same = {"name": "x", "big": list(range(50))}
     changes = diff_fields({**same, "v": old}, {**same, "v": new})
-    assert [c.path.split("[")[0] for c in changes] == ["v"], changes
+    assert [c.path.split("[")[0].split(".")[0] for c in changes] == ["v"], changes
     assert diff_fields({**same, "v": old}, {**same, "v": old}) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "paths"),
+    [
+        ({"v": [1, "x"]}, {"v": [True, "y"]}, ["v[0]", "v[1]"]),
+        ({"v": {"b": [1], "c": 1}}, {"v": {"b": [True], "c": 2}}, ["v.b[0]", "v.c"]),
+        ({"v": [{"t": 0}], "w": 1}, {"v": [{"t": False}], "w": 2}, ["v[0].t", "w"]),
+    ],
+)
+def test_a_retyped_value_beside_other_changes_is_shown(
+    old: dict[str, object], new: dict[str, object], paths: list[str]
+) -> None:
+    """deepdiff sees a list's 1 and true as one item; beside other changes in the same
+    field that retyping is still listed, at its own path."""
+    assert [c.path for c in diff_fields(old, new)] == paths
+
+
+def test_a_keyed_list_item_retyped_beside_another_changed_item_is_shown(reg: Registry) -> None:
+    spec = reg.get("page")
+    old = {"widgets": [{"id": "a", "pane": "p", "t": 1}, {"id": "b", "pane": "p", "t": "x"}]}
+    new = {"widgets": [{"id": "a", "pane": "p", "t": True}, {"id": "b", "pane": "p", "t": "y"}]}
+    paths = [c.path for c in diff_fields(old, new, spec)]
+    assert len(paths) == 2 and all(p.startswith("widgets[") for p in paths), paths
 
 
 def test_validation_collects_every_problem(reg: Registry) -> None:

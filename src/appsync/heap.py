@@ -6,10 +6,12 @@ ends. Reference counting frees them; the cyclic collector can find nothing among
 each of its passes walks every one (a third of the time of loading the parse cache, about
 a tenth of a whole no-op plan). :func:`kept` builds such data with the collector paused
 and then freezes what was built out of its sight (:func:`gc.freeze`): later passes skip
-it, and reference counting still frees it. The CLI unfreezes everything when a command
-ends (:func:`appsync.cli.main.main`). The few cycles such a block makes (a query's
-statement objects) are freed only then; work that makes and drops cycles in proportion to
-its size (deepdiff's trees) runs with the collector as usual.
+it, and reference counting still frees it. Freezing is for a command of the CLI only
+(:func:`appsync.cli.main.main` sets ``freezing`` and unfreezes everything when the command
+ends): a library caller, or a test session, would otherwise keep every cycle that later
+becomes garbage. The few cycles such a block makes (a query's statement objects) are
+freed only then; work that makes and drops cycles in proportion to its size (deepdiff's
+trees) runs with the collector as usual.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+#: Whether :func:`kept` freezes: only while a command of the CLI runs.
+freezing = False
+
 
 @contextmanager
 def kept() -> Iterator[None]:
-    """Run the block with the cyclic collector paused; then freeze what exists, so that
-    the long-lived objects the block built are never walked by it."""
+    """Run the block with the cyclic collector paused; then, in a command of the CLI,
+    freeze what exists, so that the long-lived objects the block built are never walked
+    by it."""
     if not gc.isenabled():  # an outer block has paused it: that one freezes
         yield
         return
@@ -30,7 +36,8 @@ def kept() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()
+        if freezing:
+            gc.freeze()
         gc.enable()
 
 

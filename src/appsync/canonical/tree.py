@@ -64,9 +64,6 @@ def assign_paths(
     """
     objs = list(objs)
     app_kind = registry.app
-    if only is not None:
-        folders_of = {(o.kind, o.app_id) for o in objs if o.key in only}
-        objs = [o for o in objs if o.kind == app_kind.kind or (o.kind, o.app_id) in folders_of]
     apps = [o for o in objs if o.kind == app_kind.kind]
     app_slugs = unique_slugs([(a.id, a.name) for a in apps], fallback="app")
     paths: dict[tuple[str, str], str] = {}
@@ -81,6 +78,8 @@ def assign_paths(
         elif spec.scope == "app" and obj.app_id in app_slugs:
             folder = f"{APPS_ROOT}/{app_slugs[obj.app_id]}/{spec.folder}"
             folders.setdefault((spec.kind, folder), []).append(obj)
+    if only is not None:  # the folders of those objects only
+        folders = {f: m for f, m in folders.items() if any(o.key in only for o in m)}
     for (kind, folder), members in folders.items():
         spec = registry.get(kind)
         names = [(o.id, _slug_source(spec, o.name)) for o in members]

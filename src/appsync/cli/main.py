@@ -188,9 +188,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     # the cyclic collector walks them again and again (a third of a 100,000-object plan).
     # What start-up made is frozen out of its sight, and it runs rarely, on young objects
     # only: the cycles that die young (deepdiff's trees) are still freed.
+    from appsync import heap
+
     thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(*COLLECT_EVERY)
+    heap.freezing = True
     try:
         with reporting(TerminalProgress()):
             cli.main(args=args, prog_name="appsync", standalone_mode=False)
@@ -229,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         sys.exit(1)
     finally:
+        heap.freezing = False
         gc.set_threshold(*thresholds)
         gc.unfreeze()
     sys.exit(0)

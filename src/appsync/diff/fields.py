@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -112,7 +112,7 @@ def _keyed_changes(
             changes.append(
                 FieldChange(path, None, item, "add", _item_name(keyed, item), _within(keyed, item))
             )
-        elif before[key] != item:
+        elif not _same(before[key], item):
             prefix = f"{name}[{keyed.label(item)}]"
             for change in diff_fields(before[key], item):
                 joiner = "" if change.path.startswith("[") else "."
@@ -227,10 +227,38 @@ def diff_fields(
                     op=op,
                 )
             )
-    # deepdiff takes a list's 1 and true (or 0 and false) for the same item: a field that
-    # differs where it saw nothing is shown whole.
-    for name in plain_old.keys() & plain_new.keys() - reported:
-        if not _same(plain_old[name], plain_new[name]):
-            changes.append(FieldChange(readable_path([name]), plain_old[name], plain_new[name]))
+    # deepdiff takes a list's 1 and true (or 0 and false) for the same item: such places
+    # are found apart, and a field that still differs where nothing was seen is shown whole.
+    shown = {c.path for c in changes}
+    for name in plain_old.keys() & plain_new.keys():
+        a, b = plain_old[name], plain_new[name]
+        if _same(a, b):
+            continue
+        try:
+            retyped = list(_retyped(a, b, [name]))
+        except RecursionError:
+            retyped = []
+        for steps, x, y in retyped:
+            path = readable_path(steps)
+            if path not in shown:
+                changes.append(FieldChange(path, x, y))
+                reported.add(name)
+        if name not in reported:
+            changes.append(FieldChange(readable_path([name]), a, b))
     changes.sort(key=lambda c: c.path)
     return changes
+
+
+def _retyped(a: Any, b: Any, steps: list[Any]) -> Iterator[tuple[list[Any], Any, Any]]:
+    """The places where two values hold values equal in Python but of other JSON types
+    (``1`` and ``true``), following keys both have and lists of one length."""
+    if type(a) is not type(b):
+        if a == b:
+            yield steps, a, b
+        return
+    if isinstance(a, dict):
+        for key in a.keys() & b.keys():
+            yield from _retyped(a[key], b[key], [*steps, key])
+    elif isinstance(a, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _retyped(x, y, [*steps, i])

@@ -7,11 +7,11 @@ each of its passes walks every one (a third of the time of loading the parse cac
 a tenth of a whole no-op plan). :func:`kept` builds such data with the collector paused
 and then freezes what was built out of its sight (:func:`gc.freeze`): later passes skip
 it, and reference counting still frees it. Freezing is for a command of the CLI only
-(:func:`appsync.cli.main.main` sets ``freezing`` and unfreezes everything when the command
-ends): a library caller, or a test session, would otherwise keep every cycle that later
-becomes garbage. The few cycles such a block makes (a query's statement objects) are
-freed only then; work that makes and drops cycles in proportion to its size (deepdiff's
-trees) runs with the collector as usual.
+(:func:`command`, which :func:`appsync.cli.main.main` runs each command in, and which
+unfreezes everything when the command ends): a library caller, or a test session, would
+otherwise keep every cycle that later becomes garbage. The few cycles such a block makes
+(a query's statement objects) are freed only then; work that makes and drops cycles in
+proportion to its size (deepdiff's trees) runs with the collector as usual.
 """
 
 from __future__ import annotations
@@ -20,8 +20,32 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-#: Whether :func:`kept` freezes: only while a command of the CLI runs.
+#: Whether :func:`kept` freezes: only while a command of the CLI runs (:func:`command`).
 freezing = False
+#: The cyclic collector's thresholds during a command: a young collection every 100,000
+#: allocations, an older one every 50 of those, a full one practically never.
+COLLECT_EVERY = (100_000, 50, 1000)
+
+
+@contextmanager
+def command() -> Iterator[None]:
+    """A command of the CLI. It builds its objects once and drops them at exit: with the
+    default thresholds the cyclic collector would walk them again and again (a third of a
+    100,000-object plan). What start-up made is frozen out of its sight, :func:`kept`
+    freezes what the command builds, and the collector runs rarely, on young objects
+    only: the cycles that die young (deepdiff's trees) are still freed. Everything is
+    unfrozen, and the thresholds are as they were, when the command ends."""
+    global freezing
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*COLLECT_EVERY)
+    freezing = True
+    try:
+        yield
+    finally:
+        freezing = False
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 @contextmanager

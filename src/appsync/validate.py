@@ -136,6 +136,7 @@ def _check_keyed(
         for value in values:
             if not isinstance(value, _PLAIN):
                 plain = False
+                break
         ident = (scope, values if plain else _hashable(values))
         if ident in seen:
             within = f" within {group} '{scope}'" if group else ""

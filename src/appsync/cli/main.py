@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import importlib
 import logging
 import os
@@ -12,7 +11,7 @@ from typing import NamedTuple, NoReturn
 
 import click
 
-from appsync import __version__
+from appsync import __version__, heap
 from appsync.errors import AppsyncError
 
 
@@ -157,9 +156,6 @@ def cli(debug: bool) -> None:
 #: (psycopg: "error ignored terminating <psycopg.Pipeline ...>" when a batch loses its
 #: connection). Without handlers, Python would print their warnings to stderr.
 QUIET_LOGGERS = ("psycopg", "sqlalchemy")
-#: The cyclic collector's thresholds during a command: a young collection every 100,000
-#: allocations, an older one every 50 of those, a full one practically never.
-COLLECT_EVERY = (100_000, 50, 1000)
 
 
 def quiet_libraries(debug: bool) -> None:
@@ -184,57 +180,45 @@ def main(argv: Sequence[str] | None = None) -> None:
     from appsync.progress import reporting
 
     quiet_libraries(debug)
-    # A command builds its objects once and drops them at exit: with the default thresholds
-    # the cyclic collector walks them again and again (a third of a 100,000-object plan).
-    # What start-up made is frozen out of its sight, and it runs rarely, on young objects
-    # only: the cycles that die young (deepdiff's trees) are still freed.
-    from appsync import heap
-
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*COLLECT_EVERY)
-    heap.freezing = True
-    try:
-        with reporting(TerminalProgress()):
-            cli.main(args=args, prog_name="appsync", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("appsync: aborted", err=True)
-        sys.exit(1)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        # Usage errors are bad input: exit 1, since 2 means "the plan has changes".
-        click.echo(f"appsync: error: {exc.format_message()}", err=True)
-        sys.exit(1)
-    except AppsyncError as exc:
-        if debug:
-            raise
-        problems = getattr(exc, "problems", None) or [str(exc)]
-        for problem in problems:  # all problems at once, one line each
-            click.echo(f"appsync: error: {problem}", err=True)
-        sys.exit(exc.exit_code)
-    except OSError as exc:
-        # A file appsync could not read or write that no adapter mapped: still one line.
-        if debug:
-            raise
-        where = f"{exc.filename}: " if exc.filename else ""
-        click.echo(f"appsync: error: {where}{exc.strerror or exc}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("appsync: interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:
-        if debug:
-            raise
-        click.echo(
-            f"appsync: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-            err=True,
-        )
-        sys.exit(1)
-    finally:
-        heap.freezing = False
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+    with heap.command():  # the cyclic collector as a command wants it
+        try:
+            with reporting(TerminalProgress()):
+                cli.main(args=args, prog_name="appsync", standalone_mode=False)
+        except click.exceptions.Abort:
+            click.echo("appsync: aborted", err=True)
+            sys.exit(1)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            # Usage errors are bad input: exit 1, since 2 means "the plan has changes".
+            click.echo(f"appsync: error: {exc.format_message()}", err=True)
+            sys.exit(1)
+        except AppsyncError as exc:
+            if debug:
+                raise
+            problems = getattr(exc, "problems", None) or [str(exc)]
+            for problem in problems:  # all problems at once, one line each
+                click.echo(f"appsync: error: {problem}", err=True)
+            sys.exit(exc.exit_code)
+        except OSError as exc:
+            # A file appsync could not read or write that no adapter mapped: still one line.
+            if debug:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"appsync: error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("appsync: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if debug:
+                raise
+            name = type(exc).__name__
+            click.echo(
+                f"appsync: internal error: {name}: {exc} (run with --debug for details)",
+                err=True,
+            )
+            sys.exit(1)
     sys.exit(0)
 
 
@@ -245,8 +229,6 @@ def run() -> NoReturn:
     still do is free the objects the command built one by one, a tenth of a second after a
     10,000-object plan. The operating system takes the memory back at once. If the output
     cannot be flushed (a closed pipe), the interpreter exits as it always does."""
-    from appsync import heap
-
     heap.holding = True
     try:
         main()

@@ -8,7 +8,6 @@ import os
 import shutil
 import socket
 import stat
-import tempfile
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -131,12 +130,16 @@ def _fifo(path: Path) -> None:
 
 
 def _socket(path: Path) -> None:
-    short = Path(tempfile.mkdtemp(dir="/tmp")) / "s"  # socket paths are short
-    server = socket.socket(socket.AF_UNIX)
-    server.bind(str(short))
-    server.close()
-    os.rename(short, path)
-    short.parent.rmdir()
+    """A socket at ``path``, bound by its name from inside its folder (a socket's address
+    is short, ``path`` may be long), on whatever file system ``path`` is on."""
+    here = os.getcwd()
+    os.chdir(path.parent)
+    try:
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(path.name)
+        server.close()
+    finally:
+        os.chdir(here)
 
 
 def _device(path: Path) -> None:

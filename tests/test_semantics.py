@@ -237,8 +237,9 @@ def test_a_rename_and_a_reuse_of_the_old_name_apply_in_order(synced: Envs) -> No
 
 
 def test_two_roles_swap_names(synced: Envs) -> None:
-    _edit(_role_file(synced, "Viewers"), lambda d: d.update(name="Accountants"))
-    _edit(_role_file(synced, "Accountants"), lambda d: d.update(name="Viewers"))
+    viewers, accountants = _role_file(synced, "Viewers"), _role_file(synced, "Accountants")
+    _edit(viewers, lambda d: d.update(name="Accountants"))
+    _edit(accountants, lambda d: d.update(name="Viewers"))
     commit_all(synced.repo, "Swap")
     assert synced.run("plan", "prod").exit_code == 0
     applied = synced.run("apply", "prod", "--yes")

@@ -71,6 +71,7 @@ class Scenario:
         seed: int,
         percent: float,
         repeat: int,
+        settle: bool = True,
     ) -> None:
         self.runner = runner
         self.scratch = scratch
@@ -79,6 +80,7 @@ class Scenario:
         self.seed = seed
         self.percent = percent
         self.repeat = repeat
+        self.settle = settle
         self.appsync = generate.appsync_command()
         self.python = sys.executable
         self.repo = folder / "repo"
@@ -181,7 +183,10 @@ class Scenario:
         than the parse cache's racy margin (a signature recorded within 3 s of a file's
         last change is not trusted, as ``git status`` re-reads a file as new as its index)
         and recorded after it. Two untimed no-op exports, one before and one after the
-        margin; the timed runs then find what a user running export again later finds."""
+        margin; the timed runs then find what a user running export again later finds.
+        ``--quick`` (a check that every step runs, not a measurement) does not wait."""
+        if not self.settle:
+            return
         export: list[str | Path] = [*self.appsync, "export", source, "--repo", self.repo]
         self.runner.once(export)
         time.sleep(RACY_SECONDS)
@@ -377,7 +382,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="Write every figure to this file.")
     parser.add_argument(
-        "--quick", action="store_true", help=f"{QUICK_OBJECTS} objects, one run of each."
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_OBJECTS} objects, one run of each, no waiting for the tree to settle.",
     )
     parser.add_argument("--repeat", type=int, help="Runs per figure, the median kept (3).")
     parser.add_argument("--pg-url", default=os.environ.get(PG_ENV), help=f"Default: ${PG_ENV}.")
@@ -440,6 +447,7 @@ def bench(
             "seed": args.seed,
             "mutate_percent": args.mutate_percent,
             "quick": args.quick,
+            "settled": not args.quick,
         },
         "floor_of": {step: list(parts) for step, parts in report.FLOOR_OF.items()},
         "floor_labels": report.FLOOR_LABELS,
@@ -466,6 +474,7 @@ def bench(
                     seed=args.seed,
                     percent=args.mutate_percent,
                     repeat=args.repeat,
+                    settle=not args.quick,
                 )
                 runs.append(scenario.run(keep_trees=tf_here and not trees))
                 trees = trees or scenario.trees

@@ -131,6 +131,7 @@ def test_quick_holds_every_postgresql_figure(pg_server: PgServer, quick: dict[st
 def test_quick_holds_startup_terraform_and_machine(quick: dict[str, Any]) -> None:
     repeat = quick["settings"]["repeat"]
     assert quick["complete"] is True
+    assert quick["settings"]["settled"] is False  # --quick does not wait for the tree
     assert set(quick["startup"]) == {"version", "plan_help", "python"}
     assert all(_is_figure(f, repeat) for f in quick["startup"].values())
     machine = quick["machine"]

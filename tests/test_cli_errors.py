@@ -91,3 +91,29 @@ def test_init_refuses_an_existing_repository(setup: tuple[str, Path]) -> None:
     head = git(repo, "rev-parse", "HEAD")
     assert_one_line_error(run("init", str(repo)), "already exists")
     assert git(repo, "rev-parse", "HEAD") == head
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (
+            "version: 1\nenvironments:\n  prod:\n    url: sqlite:///p.db\n    colour: red\n",
+            "appsync.yaml:5: environments.prod.colour: Extra inputs are not permitted",
+        ),
+        (
+            "version: 1\napps:\n  - billing\n  - 7\n",
+            "appsync.yaml:4: apps.1: Input should be a valid string",
+        ),
+        ("version: 1\nenvironments:\n  prod: [\n", "appsync.yaml:4: invalid YAML: expected"),
+        ("environments: !weird\n  prod: 1\n", "appsync.yaml:1: invalid YAML: could not determine"),
+    ],
+)
+def test_a_broken_appsync_yaml_names_its_line(
+    setup: tuple[str, Path], text: str, error: str
+) -> None:
+    url, repo = setup
+    (repo / "appsync.yaml").write_text(text)
+    before, rows = tree_bytes(repo), table_digest(url)
+    for command in (["plan", url], ["export", url]):
+        assert_one_line_error(run(*command, "--repo", str(repo)), error)
+    assert tree_bytes(repo) == before and table_digest(url) == rows

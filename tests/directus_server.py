@@ -233,6 +233,11 @@ class Directus:
             )
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process; :meth:`wait_ready` waits until it answers."""
         log = open(self.folder / "directus.log", "ab")  # noqa: SIM115 (closed in stop)
         self._log = log
         self.process = subprocess.Popen(
@@ -243,6 +248,9 @@ class Directus:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def wait_ready(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -251,7 +259,7 @@ class Directus:
                 status, _ = self.request("GET", "/server/ping")
                 if status == 200:
                     return
-            time.sleep(0.3)
+            time.sleep(0.1)
         raise RuntimeError(f"directus did not start in time: {self.log_tail()}")
 
     def log_tail(self) -> str:
@@ -447,3 +455,33 @@ def running(
         yield server
     finally:
         server.stop()
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One instance for :func:`running_together`."""
+
+    folder: Path
+    database: str
+    admin_email: str
+    token: str
+
+
+@contextlib.contextmanager
+def running_together(install: Install, *specs: Spec) -> Iterator[list[Directus]]:
+    """Several instances, started side by side (each waits on its database and its own
+    start-up, not on the others'), all stopped at the end of the block."""
+    servers = [
+        Directus(install, s.folder, database=s.database, admin_email=s.admin_email, token=s.token)
+        for s in specs
+    ]
+    try:
+        for server in servers:
+            server.bootstrap()
+            server.launch()
+        for server in servers:
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()

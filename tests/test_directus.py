@@ -14,7 +14,7 @@ import pytest
 from appsync.canonical import canonical_json
 from tests.conftest import PgServer
 from tests.directus_project import AUTHOR_ID, build
-from tests.directus_server import Directus, Install, running
+from tests.directus_server import Directus, Install, Spec, running_together
 from tests.helpers import git, run, table_digest
 
 pytestmark = pytest.mark.directus
@@ -53,22 +53,11 @@ def pair(
     whose appsync.yaml names both."""
     dev_engine, prod_engine = request.param
     dev_db, prod_db = _database(dev_engine, request), _database(prod_engine, request)
-    with (
-        running(
-            directus,
-            tmp_path / "a",
-            database=dev_db,
-            admin_email="admin@a.example.com",
-            token="token-a",
-        ) as a,
-        running(
-            directus,
-            tmp_path / "b",
-            database=prod_db,
-            admin_email="admin@b.example.com",
-            token="token-b",
-        ) as b,
-    ):
+    with running_together(
+        directus,
+        Spec(tmp_path / "a", dev_db, "admin@a.example.com", "token-a"),
+        Spec(tmp_path / "b", prod_db, "admin@b.example.com", "token-b"),
+    ) as (a, b):
         monkeypatch.setenv("DEV_DIRECTUS_TOKEN", a.token)
         monkeypatch.setenv("PROD_DIRECTUS_TOKEN", b.token)
         repo = tmp_path / "repo"

@@ -440,8 +440,18 @@ def _lay_out(sections: list[_Section], budget: int) -> str:
                 queue.clear()  # this app's next line does not fit: the others may still
     for section, item in ranked:
         if item.shown is item.brief and item.change.action in WITH_FIELDS and item.change.fields:
-            layout.attempt(section, item, item.full)
+            # The diffs (the costly part) only of changes whose fields could still fit: each
+            # field shown adds at least one line of five characters ("\n  - x").
+            room = layout.budget - layout.total
+            if room < FIELD_LINE_FLOOR:
+                break
+            if room >= FIELD_LINE_FLOOR * min(len(item.change.fields), MD_MAX_FIELDS):
+                layout.attempt(section, item, item.full)
     return layout.render()
+
+
+#: The fewest characters a field's part of a change's full entry takes.
+FIELD_LINE_FLOOR = 5
 
 
 def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:

@@ -81,6 +81,8 @@ class Scenario:
         self.percent = percent
         self.repeat = repeat
         self.settle = settle
+        #: Whether the timed no-op exports met a settled tree (set by _settle).
+        self.settled = False
         self.appsync = generate.appsync_command()
         self.python = sys.executable
         self.repo = folder / "repo"
@@ -135,6 +137,7 @@ class Scenario:
             "counts": counts,
             "generate_seconds": round(generated, 3),
             "changed": k,
+            "settled": self.settled,
             "appsync": {key: f.to_json() for key, f in self.ours.items()},
             "floor": {key: f.to_json() for key, f in self.floor.items()},
         }
@@ -187,6 +190,7 @@ class Scenario:
         ``--quick`` (a check that every step runs, not a measurement) does not wait."""
         if not self.settle:
             return
+        self.settled = True
         export: list[str | Path] = [*self.appsync, "export", source, "--repo", self.repo]
         self.runner.once(export)
         time.sleep(RACY_SECONDS)

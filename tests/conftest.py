@@ -27,7 +27,7 @@ def pg_server_url() -> str | None:
 
 #: Where the tests' temporary folders go when nothing else is asked for (``TMPDIR``,
 #: ``--basetemp``): memory, if it has room for a run (~0.6 GB written, most of it deleted as
-#: each test passes). The suite writes some 50,000 files, many of them synced; on a disk
+#: each test passes). The suite makes some 100,000 files and folders, many of them synced; on a disk
 #: mounted with ``discard`` (this machine's) creating and deleting them costs more than the
 #: tests' own work. SIGKILL leaves the same files behind on either; only power loss differs,
 #: and no test cuts the power.
@@ -36,20 +36,21 @@ MEMORY_ROOM = 2 << 30
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if os.environ.get("PYTEST_XDIST_WORKER") or config.option.basetemp or "TMPDIR" in os.environ:
+    asked = config.option.basetemp or {"TMPDIR", "PYTEST_DEBUG_TEMPROOT"} & set(os.environ)
+    if os.environ.get("PYTEST_XDIST_WORKER") or asked:
         return  # a worker inherits the controller's choice (its TMPDIR and its basetemp)
     try:
-        usable = os.access(MEMORY, os.W_OK | os.X_OK) and _room(MEMORY) >= MEMORY_ROOM
+        stats = os.statvfs(MEMORY)
+        usable = (
+            os.access(MEMORY, os.W_OK | os.X_OK)
+            and not stats.f_flag & os.ST_NOEXEC  # tests run scripts from their folders
+            and stats.f_bavail * stats.f_frsize >= MEMORY_ROOM
+        )
     except OSError:
         usable = False
     if usable:
         os.environ["TMPDIR"] = str(MEMORY)  # for every process a test starts, too
         tempfile.tempdir = None  # gettempdir() looks again
-
-
-def _room(folder: Path) -> int:
-    stats = os.statvfs(folder)
-    return stats.f_bavail * stats.f_frsize
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

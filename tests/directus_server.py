@@ -471,17 +471,19 @@ class Spec:
 def running_together(install: Install, *specs: Spec) -> Iterator[list[Directus]]:
     """Several instances, started side by side (each waits on its database and its own
     start-up, not on the others'), all stopped at the end of the block."""
-    servers = [
-        Directus(install, s.folder, database=s.database, admin_email=s.admin_email, token=s.token)
-        for s in specs
-    ]
-    try:
+    with contextlib.ExitStack() as stack:
+        servers: list[Directus] = []
+        for s in specs:
+            server = Directus(
+                install, s.folder, database=s.database, admin_email=s.admin_email, token=s.token
+            )
+            while server.port in {other.port for other in servers}:  # none listens yet
+                server.port = free_port()
+            stack.callback(server.stop)  # each one stopped, whatever another's stop does
+            servers.append(server)
         for server in servers:
             server.bootstrap()
             server.launch()
         for server in servers:
             server.wait_ready()
         yield servers
-    finally:
-        for server in servers:
-            server.stop()

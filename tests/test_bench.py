@@ -132,6 +132,7 @@ def test_quick_holds_startup_terraform_and_machine(quick: dict[str, Any]) -> Non
     repeat = quick["settings"]["repeat"]
     assert quick["complete"] is True
     assert quick["settings"]["settled"] is False  # --quick does not wait for the tree
+    assert [run["settled"] for run in quick["runs"]] == [False] * len(quick["runs"])
     assert set(quick["startup"]) == {"version", "plan_help", "python"}
     assert all(_is_figure(f, repeat) for f in quick["startup"].values())
     machine = quick["machine"]

@@ -106,6 +106,8 @@ def test_init_refuses_an_existing_repository(setup: tuple[str, Path]) -> None:
         ),
         ("version: 1\nenvironments:\n  prod: [\n", "appsync.yaml:4: invalid YAML: expected"),
         ("environments: !weird\n  prod: 1\n", "appsync.yaml:1: invalid YAML: could not determine"),
+        ("version: 1\nsince: 2001-13-45\n", "appsync.yaml: invalid YAML: month must be in 1..12"),
+        ("version: !!int abc\n", "appsync.yaml: invalid YAML: invalid literal for int()"),
     ],
 )
 def test_a_broken_appsync_yaml_names_its_line(

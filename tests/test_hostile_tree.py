@@ -135,9 +135,8 @@ def _socket(path: Path) -> None:
     here = os.getcwd()
     os.chdir(path.parent)
     try:
-        server = socket.socket(socket.AF_UNIX)
-        server.bind(path.name)
-        server.close()
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(path.name)
     finally:
         os.chdir(here)
 

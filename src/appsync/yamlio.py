@@ -32,6 +32,8 @@ def load_text(text: str, where: str) -> Any:
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{where}{line}: invalid YAML: {problem}") from exc
+    except ValueError as exc:  # a tagged value that is not one (!!int abc, 2001-13-45)
+        raise ConfigError(f"{where}: invalid YAML: {exc}") from exc
 
 
 def load_file(path: Path) -> Any:
@@ -46,7 +48,7 @@ def load_round_trip(text: str, where: str) -> Any:
     """Parse YAML keeping comments and layout, for files that people and appsync both edit."""
     try:
         return _round_trip().load(text)
-    except YAMLError as exc:
+    except (YAMLError, ValueError) as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{where}{line}: invalid YAML") from exc

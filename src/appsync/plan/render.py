@@ -441,7 +441,7 @@ def _lay_out(sections: list[_Section], budget: int) -> str:
     for section, item in ranked:
         if item.shown is item.brief and item.change.action in WITH_FIELDS and item.change.fields:
             # The diffs (the costly part) only of changes whose fields could still fit: each
-            # field shown adds at least one line of five characters ("\n  - x").
+            # field shown adds at least a line break and "  - " (five characters).
             room = layout.budget - layout.total
             if room < FIELD_LINE_FLOOR:
                 break

@@ -232,10 +232,6 @@ class Directus:
                 f"directus bootstrap failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
             )
 
-    def start(self) -> None:
-        self.launch()
-        self.wait_ready()
-
     def launch(self) -> None:
         """Start the process; :meth:`wait_ready` waits until it answers."""
         log = open(self.folder / "directus.log", "ab")  # noqa: SIM115 (closed in stop)
@@ -448,13 +444,8 @@ def _make_own(url: str, email: str, token: str) -> None:
 def running(
     install: Install, folder: Path, *, database: str, admin_email: str, token: str
 ) -> Iterator[Directus]:
-    server = Directus(install, folder, database=database, admin_email=admin_email, token=token)
-    try:
-        server.bootstrap()
-        server.start()
+    with running_together(install, Spec(folder, database, admin_email, token)) as (server,):
         yield server
-    finally:
-        server.stop()
 
 
 @dataclass(frozen=True)
